@@ -1,0 +1,115 @@
+"""Export a model to cocaster's package format (models/<id>/).
+
+Writes vision_encoder.onnx, embed_tokens.onnx, decoder_model_merged.onnx (opset 17,
+Optimum/transformers.js input and output names), tokenizer.json,
+tokenizer_config.json and model.json with sha256 for every file. The TypeScript
+loader (src/engine/manifest.ts) validates all of it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import torch
+import torch.nn as nn
+
+from .model import Decoder, FrameEncoder, ModelConfig
+from .tokenizer import BPETokenizer
+
+FORMAT_VERSION = 1
+OPSET = 17
+
+
+class _DecoderForExport(nn.Module):
+    def __init__(self, decoder: Decoder):
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, inputs_embeds, attention_mask, position_ids, *flat_past):
+        past = [(flat_past[2 * i], flat_past[2 * i + 1]) for i in range(len(flat_past) // 2)]
+        logits, present = self.decoder(inputs_embeds, attention_mask, position_ids, past)
+        return (logits, *[t for kv in present for t in kv])
+
+
+class _EmbedForExport(nn.Module):
+    def __init__(self, decoder: Decoder):
+        super().__init__()
+        self.embed = decoder.embed
+
+    def forward(self, input_ids):
+        return self.embed(input_ids)
+
+
+def sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_onnx(encoder: FrameEncoder, decoder: Decoder, cfg: ModelConfig, out: str) -> None:
+    encoder.eval(); decoder.eval()
+    n = cfg.num_layers
+    with torch.no_grad():
+        pix = torch.zeros(2, 3, cfg.image_size, cfg.image_size)
+        torch.onnx.export(encoder, (pix,), f"{out}/vision_encoder.onnx", opset_version=OPSET,
+                          input_names=["pixel_values"], output_names=["frame_embeds"],
+                          dynamic_axes={"pixel_values": {0: "num_frames"}, "frame_embeds": {0: "num_frames"}})
+        ids = torch.zeros(1, 4, dtype=torch.long)
+        torch.onnx.export(_EmbedForExport(decoder), (ids,), f"{out}/embed_tokens.onnx", opset_version=OPSET,
+                          input_names=["input_ids"], output_names=["inputs_embeds"],
+                          dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "inputs_embeds": {0: "batch", 1: "seq"}})
+        # Trace with a non-empty past and S != P so no shape is frozen.
+        p, s = 3, 5
+        emb = torch.randn(1, s, cfg.hidden_size)
+        mask = torch.ones(1, p + s, dtype=torch.long)
+        pos = torch.arange(p, p + s).unsqueeze(0)
+        past = [torch.randn(1, cfg.num_kv_heads, p, cfg.head_dim) for _ in range(2 * n)]
+        past_names = [f"past_key_values.{i}.{kv}" for i in range(n) for kv in ("key", "value")]
+        present_names = [f"present.{i}.{kv}" for i in range(n) for kv in ("key", "value")]
+        axes = {"inputs_embeds": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "total"},
+                "position_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}
+        axes.update({name: {0: "batch", 2: "past"} for name in past_names})
+        axes.update({name: {0: "batch", 2: "total"} for name in present_names})
+        torch.onnx.export(_DecoderForExport(decoder), (emb, mask, pos, *past), f"{out}/decoder_model_merged.onnx",
+                          opset_version=OPSET, input_names=["inputs_embeds", "attention_mask", "position_ids", *past_names],
+                          output_names=["logits", *present_names], dynamic_axes=axes)
+    encoder.eval(); decoder.eval()  # torch.onnx.export may leave modules in train mode
+
+
+def write_package(out: str, *, model_id: str, name: str, description: str, encoder: FrameEncoder,
+                  decoder: Decoder, cfg: ModelConfig, tok: BPETokenizer, tokens: dict, layout: dict,
+                  threshold: float, max_new_tokens: int, max_context: int, fps: float,
+                  mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), pad_to_square: bool = True) -> dict:
+    os.makedirs(out, exist_ok=True)
+    export_onnx(encoder, decoder, cfg, out)
+    tok.save(out, tokens.get("bos"), tokens["eos"])
+    files = {
+        "visionEncoder": "vision_encoder.onnx",
+        "embedTokens": "embed_tokens.onnx",
+        "decoder": "decoder_model_merged.onnx",
+        "tokenizer": "tokenizer.json",
+        "tokenizerConfig": "tokenizer_config.json",
+    }
+    manifest = {
+        "format": "cocaster-model",
+        "formatVersion": FORMAT_VERSION,
+        "id": model_id,
+        "name": name,
+        "description": description,
+        "files": {k: {"path": p, "sha256": sha256(f"{out}/{p}")} for k, p in files.items()},
+        "vision": {"fps": fps, "width": cfg.image_size, "height": cfg.image_size, "padToSquare": pad_to_square,
+                   "rescale": 1 / 255, "mean": list(mean), "std": list(std), "tokensPerFrame": cfg.tokens_per_frame},
+        "decoder": {"hiddenSize": cfg.hidden_size, "numLayers": cfg.num_layers, "numKeyValueHeads": cfg.num_kv_heads,
+                    "headDim": cfg.head_dim, "vocabSize": cfg.vocab_size, "maxContext": max_context},
+        "tokens": tokens,
+        "layout": layout,
+        "generation": {"threshold": threshold, "maxNewTokens": max_new_tokens},
+        "architecture": cfg.to_dict(),
+    }
+    with open(f"{out}/model.json", "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    return manifest

@@ -1,0 +1,186 @@
+"""The model: frame encoder + connector, and a Llama-style decoder with a KV cache.
+
+Shapes follow the ONNX package contract (see export.py):
+  vision:  pixel_values [N,3,H,W] -> frame embeddings [N,K,D]
+  embed:   input_ids [B,S] -> inputs_embeds [B,S,D]
+  decoder: inputs_embeds [B,S,D], attention_mask [B,P+S], position_ids [B,S],
+           past (key, value) per layer [B,Hkv,P,Dh] -> logits [B,S,V], present [B,Hkv,P+S,Dh]
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 512
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    ffn_size: int = 256
+    rope_theta: float = 10000.0
+    rms_eps: float = 1e-5
+    # frame encoder
+    image_size: int = 96
+    encoder_channels: tuple[int, ...] = (16, 32, 64)
+    grid: int = 3  # grid x grid pooled tokens + 1 global token per frame
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return 1 + self.grid * self.grid
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["encoder_channels"] = list(self.encoder_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        d["encoder_channels"] = tuple(d["encoder_channels"])
+        return cls(**d)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.h, self.hkv, self.dh = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        self.q = nn.Linear(cfg.hidden_size, self.h * self.dh, bias=False)
+        self.k = nn.Linear(cfg.hidden_size, self.hkv * self.dh, bias=False)
+        self.v = nn.Linear(cfg.hidden_size, self.hkv * self.dh, bias=False)
+        self.o = nn.Linear(self.h * self.dh, cfg.hidden_size, bias=False)
+
+    def forward(self, x, cos, sin, mask, past_k, past_v):
+        b, s, _ = x.shape
+        q = self.q(x).view(b, s, self.h, self.dh).transpose(1, 2)
+        k = self.k(x).view(b, s, self.hkv, self.dh).transpose(1, 2)
+        v = self.v(x).view(b, s, self.hkv, self.dh).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        k = torch.cat([past_k, k], dim=2)
+        v = torch.cat([past_v, v], dim=2)
+        # Grouped-query attention by folding each KV head's query group into the
+        # sequence axis: exact, and cheaper than repeating K/V in the exported graph.
+        g = self.h // self.hkv
+        qg = q.reshape(b, self.hkv, g * s, self.dh)
+        scores = torch.matmul(qg, k.transpose(2, 3)) / math.sqrt(self.dh)
+        scores = scores.view(b, self.hkv, g, s, -1) + mask.unsqueeze(1)
+        probs = torch.softmax(scores, dim=-1).view(b, self.hkv, g * s, -1)
+        out = torch.matmul(probs, v).view(b, self.h, s, self.dh)
+        out = out.transpose(1, 2).reshape(b, s, self.h * self.dh)
+        return self.o(out), k, v
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gate = nn.Linear(cfg.hidden_size, cfg.ffn_size, bias=False)
+        self.up = nn.Linear(cfg.hidden_size, cfg.ffn_size, bias=False)
+        self.down = nn.Linear(cfg.ffn_size, cfg.hidden_size, bias=False)
+
+    def forward(self, x):
+        return self.down(F.silu(self.gate(x)) * self.up(x))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.attn_norm = RMSNorm(cfg.hidden_size, cfg.rms_eps)
+        self.attn = Attention(cfg)
+        self.mlp_norm = RMSNorm(cfg.hidden_size, cfg.rms_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x, cos, sin, mask, past_k, past_v):
+        a, k, v = self.attn(self.attn_norm(x), cos, sin, mask, past_k, past_v)
+        x = x + a
+        return x + self.mlp(self.mlp_norm(x)), k, v
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_eps)
+        self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2).float() / cfg.head_dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def forward(self, inputs_embeds, attention_mask, position_ids, past):
+        """past: list of (key, value) per layer. Returns logits and the new list."""
+        s = inputs_embeds.shape[1]
+        p = past[0][0].shape[2]
+        freqs = position_ids.unsqueeze(-1).float() * self.inv_freq
+        emb = torch.cat([freqs, freqs], dim=-1)
+        cos, sin = emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)
+        # Causal + padding mask built from shapes, so it exports with dynamic axes.
+        q_pos = torch.arange(s).unsqueeze(1) + p
+        k_pos = torch.arange(attention_mask.shape[1]).unsqueeze(0)
+        allowed = (k_pos <= q_pos).unsqueeze(0) & (attention_mask.unsqueeze(1) > 0)
+        mask = torch.zeros(allowed.shape, dtype=inputs_embeds.dtype).masked_fill(~allowed, torch.finfo(inputs_embeds.dtype).min)
+        mask = mask.unsqueeze(1)  # [B,1,S,T]
+        x, present = inputs_embeds, []
+        for block, (pk, pv) in zip(self.blocks, past):
+            x, k, v = block(x, cos, sin, mask, pk, pv)
+            present.append((k, v))
+        return self.lm_head(self.norm(x)), present
+
+    def empty_past(self, batch: int = 1):
+        z = torch.zeros(batch, self.cfg.num_kv_heads, 0, self.cfg.head_dim)
+        return [(z, z) for _ in range(self.cfg.num_layers)]
+
+
+class FrameEncoder(nn.Module):
+    """Small CNN; one global (CLS-like) token plus a grid of average-pooled tokens,
+    then the MLP connector into the decoder's width."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        layers, c_in = [], 3
+        for c in cfg.encoder_channels:
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(1, c), nn.GELU()]
+            c_in = c
+        self.features = nn.Sequential(*layers)
+        fm = cfg.image_size
+        for _ in cfg.encoder_channels:
+            fm = (fm + 1) // 2
+        self.grid_pool = nn.AvgPool2d(fm // cfg.grid, stride=fm // cfg.grid)
+        self.feature_size = fm
+        self.width = c_in
+        self.connector = nn.Sequential(nn.Linear(c_in, cfg.hidden_size), nn.GELU(), nn.Linear(cfg.hidden_size, cfg.hidden_size))
+
+    def tokens(self, pixel_values):
+        """Frame tokens before the connector: [N, K, C]."""
+        f = self.features(pixel_values)
+        global_token = f.mean(dim=(2, 3)).unsqueeze(1)
+        grid = self.grid_pool(f).flatten(2).transpose(1, 2)
+        return torch.cat([global_token, grid], dim=1)
+
+    def forward(self, pixel_values):
+        return self.connector(self.tokens(pixel_values))

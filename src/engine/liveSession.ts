@@ -1,0 +1,176 @@
+import type { EngineEventListener, SpeechTrigger } from './events.js';
+import type { KvCache } from './kvCache.js';
+import { Layout } from './layout.js';
+import type { LiveModel } from './model.js';
+
+export interface Frame {
+  /** Video time in seconds. */
+  t: number;
+  /** RGB24 at the model's resolution. */
+  rgb: Uint8Array;
+}
+
+export interface Question {
+  id: string;
+  t: number;
+  text: string;
+  asker?: string;
+}
+
+export interface SessionOptions {
+  threshold?: number;
+  maxNewTokens?: number;
+}
+
+/** Tokens a question may take; longer ones are cut (flooding must not eat the context). */
+const MAX_QUESTION_TOKENS = 256;
+
+/**
+ * The VideoLLM-online streaming loop (their LiveInfer). Per frame: answer questions
+ * asked before it, feed the pending ids and the frame, answer a question asked at
+ * its time, else let P(interval) against the threshold decide between silence and
+ * speech. All stream state is here: kvCache, lastIds, pendingQuestions.
+ */
+export class LiveSession {
+  threshold: number;
+  readonly maxNewTokens: number;
+  private readonly layout: Layout;
+  private readonly kvCache: KvCache;
+  /** Decided but not yet fed: the interval token, or EOS that closed an answer. */
+  private lastIds: number[] = [];
+  private pendingQuestions: Question[] = [];
+  private nextQuestionId = 1;
+
+  constructor(
+    private readonly model: LiveModel,
+    private readonly emit: EngineEventListener,
+    options: SessionOptions = {},
+  ) {
+    this.layout = new Layout(model.codec, model.manifest);
+    this.kvCache = model.newKvCache();
+    this.threshold = options.threshold ?? model.manifest.generation.threshold;
+    this.maxNewTokens = options.maxNewTokens ?? model.manifest.generation.maxNewTokens;
+  }
+
+  /** Queues a question asked at video time t (answered in time order). */
+  ask(t: number, text: string, asker?: string): Question {
+    const q: Question = { id: `q${this.nextQuestionId++}`, t, text, ...(asker ? { asker } : {}) };
+    const at = this.pendingQuestions.findIndex((p) => p.t > t);
+    this.pendingQuestions.splice(at < 0 ? this.pendingQuestions.length : at, 0, q);
+    return q;
+  }
+
+  get contextLength(): number {
+    return this.kvCache.length;
+  }
+
+  async pushFrame(frame: Frame): Promise<void> {
+    while (this.pendingQuestions.length && this.pendingQuestions[0]!.t < frame.t) await this.answer(this.pendingQuestions.shift()!);
+
+    const frameEmbeds = await this.model.encodeFrame(frame.rgb);
+    const tokensPerFrame = this.model.manifest.vision.tokensPerFrame;
+    this.makeRoom(frame.t, this.pendingPrefix(true).length + tokensPerFrame + this.maxNewTokens + MAX_QUESTION_TOKENS + 16);
+    const prefix = await this.model.embed(this.pendingPrefix(true));
+    const logits = await this.model.forward(this.kvCache, concat(prefix, frameEmbeds));
+    this.lastIds = [];
+    const probs = softmax(logits);
+    const pInterval = probs[this.layout.intervalId]!;
+
+    if (this.pendingQuestions.length && this.pendingQuestions[0]!.t <= frame.t) {
+      this.emit({ type: 'frame', t: frame.t, pInterval, decision: 'answer' });
+      while (this.pendingQuestions.length && this.pendingQuestions[0]!.t <= frame.t) await this.answer(this.pendingQuestions.shift()!, frame.t);
+      return;
+    }
+    if (pInterval < this.threshold) probs[this.layout.intervalId] = 0;
+    const next = argmax(probs);
+    const speak = next !== this.layout.intervalId;
+    this.emit({ type: 'frame', t: frame.t, pInterval, decision: speak ? 'speak' : 'silent' });
+    if (speak) await this.generate(this.layout.selfSpeakIds, frame.t, 'self');
+    else this.lastIds = [next];
+  }
+
+  /** At the end of a stream, answers questions asked up to `t`. */
+  async finish(t: number): Promise<void> {
+    while (this.pendingQuestions.length && this.pendingQuestions[0]!.t <= t) await this.answer(this.pendingQuestions.shift()!);
+  }
+
+  /** What must be fed before new input: the start prompt on an empty cache; EOS
+   * and the stream re-opening after an answer; the interval token before a frame
+   * (a question closes the frame list itself, so it drops it). */
+  private pendingPrefix(forFrame: boolean): number[] {
+    if (this.kvCache.length === 0) return [...this.layout.startIds];
+    if (this.lastIds.at(-1) === this.layout.eosId) return [...this.lastIds, ...this.layout.afterEosIds];
+    return forFrame ? this.lastIds : [];
+  }
+
+  private async answer(q: Question, t = q.t): Promise<void> {
+    this.emit({ type: 'question', t, id: q.id, text: q.text, ...(q.asker ? { asker: q.asker } : {}) });
+    const query = this.layout.queryIds(q.text, MAX_QUESTION_TOKENS);
+    this.makeRoom(t, this.pendingPrefix(false).length + query.length + this.maxNewTokens + 16);
+    await this.generate([...this.pendingPrefix(false), ...query], t, 'question', q.id);
+  }
+
+  /** Greedy decoding until EOS or maxNewTokens. The last token is left unfed in
+   * lastIds (with EOS appended when the cap cut the turn, so the turn is closed). */
+  private async generate(prompt: readonly number[], t: number, trigger: SpeechTrigger, questionId?: string): Promise<void> {
+    const eos = this.layout.eosId;
+    this.emit({ type: 'speechStart', t, trigger, ...(questionId ? { questionId } : {}) });
+    let logits = await this.model.forward(this.kvCache, await this.model.embed(prompt));
+    const out: number[] = [];
+    let text = '';
+    for (;;) {
+      const next = argmax(logits);
+      out.push(next);
+      if (next === eos || out.length >= this.maxNewTokens) break;
+      text = this.emitDelta(out, text, t);
+      logits = await this.model.forward(this.kvCache, await this.model.embed([next]));
+    }
+    this.lastIds = out.at(-1) === eos ? [eos] : [out.at(-1)!, eos];
+    const spoken = out.at(-1) === eos ? out.slice(0, -1) : out;
+    const full = this.model.codec.decode(spoken);
+    if (full.length > text.length && full.startsWith(text)) this.emit({ type: 'speechDelta', t, text: full.slice(text.length) });
+    this.emit({ type: 'say', t, text: full.trim(), trigger, tokenIds: out, ...(questionId ? { questionId } : {}) });
+  }
+
+  /** Streams newly decoded text, holding back an incomplete UTF-8 sequence. */
+  private emitDelta(ids: number[], sent: string, t: number): string {
+    const now = this.model.codec.decode(ids);
+    if (now.endsWith('\uFFFD') || !now.startsWith(sent) || now.length === sent.length) return sent;
+    this.emit({ type: 'speechDelta', t, text: now.slice(sent.length) });
+    return now;
+  }
+
+  /** Placeholder policy until compaction lands: when the next step would overflow
+   * the model's context, start the stream over from the system prompt. */
+  private makeRoom(t: number, needed: number): void {
+    if (this.kvCache.length + needed <= this.model.manifest.decoder.maxContext) return;
+    this.emit({ type: 'contextReset', t, droppedTokens: this.kvCache.length });
+    this.kvCache.reset();
+    this.lastIds = [];
+  }
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  if (a.length === 0) return b;
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Softmax in float64, as probabilities are compared with the threshold. */
+export function softmax(logits: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  const out = new Float64Array(logits.length);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i]! - max);
+  for (let i = 0; i < out.length; i++) out[i]! /= sum;
+  return out;
+}
+
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}

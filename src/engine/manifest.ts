@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../util/errors.js';
+
+export const MODEL_FORMAT_VERSION = 1;
+
+const fileEntry = z.object({
+  path: z.string().regex(/^[\w.-]+$/, 'must be a plain file name inside the package'),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
+});
+
+const manifestSchema = z.object({
+  format: z.literal('cocaster-model'),
+  formatVersion: z.literal(MODEL_FORMAT_VERSION),
+  id: z.string().min(1),
+  name: z.string().min(1),
+  description: z.string().default(''),
+  files: z.object({
+    visionEncoder: fileEntry,
+    embedTokens: fileEntry,
+    decoder: fileEntry,
+    tokenizer: fileEntry,
+    tokenizerConfig: fileEntry.optional(),
+  }),
+  vision: z.object({
+    fps: z.number().positive().max(60),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    padToSquare: z.boolean(),
+    rescale: z.number().positive(),
+    mean: z.tuple([z.number(), z.number(), z.number()]),
+    std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+    tokensPerFrame: z.number().int().positive(),
+  }),
+  decoder: z.object({
+    hiddenSize: z.number().int().positive(),
+    numLayers: z.number().int().positive(),
+    numKeyValueHeads: z.number().int().positive(),
+    headDim: z.number().int().positive(),
+    vocabSize: z.number().int().positive(),
+    maxContext: z.number().int().positive(),
+  }),
+  tokens: z.object({
+    framePlaceholder: z.string().min(1),
+    interval: z.string().min(1),
+    eos: z.string().min(1),
+    bos: z.string().min(1).nullable().optional(),
+  }),
+  layout: z.object({
+    system: z.string(),
+    start: z.string().includes('{system}'),
+    query: z.string().refine((s) => s.split('{question}').length === 2, 'must contain {question} once'),
+    selfSpeak: z.string().min(1),
+    afterEos: z.string(),
+  }),
+  generation: z.object({
+    threshold: z.number().min(0).max(1),
+    maxNewTokens: z.number().int().positive().max(4096),
+  }),
+  demo: fileEntry.optional(),
+});
+
+export type ModelManifest = z.infer<typeof manifestSchema>;
+export type ModelFileKey = keyof ModelManifest['files'];
+
+export interface ModelPackage {
+  dir: string;
+  manifest: ModelManifest;
+  file(key: ModelFileKey): string;
+}
+
+/** Reads and validates models/<id>/model.json. Every failure is one UserError line
+ * naming the package and the problem. */
+export function readManifest(dir: string): ModelPackage {
+  const abs = resolve(dir);
+  const path = join(abs, 'model.json');
+  if (!existsSync(path)) throw new UserError(`model package ${dir}: no model.json found`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UserError(`model package ${dir}: model.json is not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UserError(`model package ${dir}: model.json field '${issue.path.join('.') || '(root)'}' ${issue.message}`);
+  }
+  const manifest = parsed.data;
+  return {
+    dir: abs,
+    manifest,
+    file: (key) => {
+      const entry = manifest.files[key];
+      if (!entry) throw new UserError(`model package ${dir}: model.json lists no '${key}' file`);
+      return join(abs, entry.path);
+    },
+  };
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Checks that every listed file exists and matches its sha256. */
+export async function verifyFiles(pkg: ModelPackage): Promise<void> {
+  const entries = Object.entries(pkg.manifest.files).filter(([, e]) => e !== undefined);
+  for (const [key, entry] of entries) {
+    const path = join(pkg.dir, entry!.path);
+    if (!existsSync(path)) throw new UserError(`model package ${pkg.manifest.id}: ${entry!.path} (${key}) is missing`);
+    const actual = await sha256Of(path);
+    if (actual !== entry!.sha256) {
+      throw new UserError(
+        `model package ${pkg.manifest.id}: checksum mismatch for ${entry!.path} (expected ${entry!.sha256.slice(0, 12)}…, found ${actual.slice(0, 12)}…)`,
+      );
+    }
+  }
+}
