@@ -51,6 +51,8 @@ describe.each(providers)('golden trace on %s', (ep) => {
     for (const q of golden.questions) session.ask(q.t, q.text);
     const { count, fps, width, height } = golden.frames;
     for (let k = 0; k < count; k++) await session.pushFrame({ t: k / fps, rgb: syntheticFrame(k, width, height) });
+    // On WebGPU the KV cache must stay on the device between steps.
+    expect(session.kvCacheLocation).toBe(ep === 'webgpu' ? 'gpu-buffer' : 'cpu');
 
     const frames = events.filter((e) => e.type === 'frame');
     const expectedFrames = run.trace.filter((e): e is GoldenFrame => e.type === 'frame');
@@ -64,5 +66,5 @@ describe.each(providers)('golden trace on %s', (ep) => {
     // The schedule covers all three question timings.
     expect(expectedSays.filter((e) => e.trigger === 'question')).toHaveLength(3);
     expect(expectedFrames.some((e) => e.decision === 'answer')).toBe(true);
-  }, 120_000);
+  }, 600_000);
 });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSource } from '../capture/index.js';
-import { LiveModel, LiveSession, type EngineEvent, type ExecutionProviderChoice } from '../engine/index.js';
+import { LiveModel, LiveSession, readManifest, type EngineEvent, type ExecutionProviderChoice } from '../engine/index.js';
 import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { consoleLine, JsonlWriter } from './output.js';
@@ -27,34 +27,39 @@ export function parseAsk(value: string): { t: number; text: string } {
 
 /** source → engine → console / JSONL, until the source ends or SIGINT. */
 export async function runStream(opts: RunOptions): Promise<void> {
-  const model = await LiveModel.load(opts.modelDir, { ep: opts.ep, logger: opts.logger });
-  const { manifest } = model;
-  const demoVideo = manifest.demo ? join(model.pkg.dir, manifest.demo.path) : undefined;
+  // Cheap checks first: the manifest, then the source's first frame, so bad input
+  // fails before the model loads and before anything else is printed.
+  const { manifest, dir } = readManifest(opts.modelDir);
+  const demoVideo = manifest.demo ? join(dir, manifest.demo.path) : undefined;
   const source = openSource(opts.source, manifest.vision, { fast: opts.fast, loop: opts.loop, demoVideo: demoVideo && existsSync(demoVideo) ? demoVideo : undefined });
+  const frames = source.frames()[Symbol.asyncIterator]();
+  let next = await frames.next();
+  let model: LiveModel | undefined;
   const jsonl = opts.jsonl ? new JsonlWriter(opts.jsonl) : undefined;
-  const onEvent = (event: EngineEvent) => {
-    jsonl?.write(event);
-    const line = consoleLine(event);
-    if (line) process.stdout.write(line + '\n');
-  };
-  const session = new LiveSession(model, onEvent, opts.threshold === undefined ? {} : { threshold: opts.threshold });
-  for (const ask of opts.asks) session.ask(ask.t, ask.text);
-  opts.logger.info(`model ${manifest.id} on ${model.provider}; source ${source.description}; threshold ${session.threshold}`);
-
   const stop = () => void source.close();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  let lastT = 0;
   try {
-    for await (const frame of source.frames()) {
-      await session.pushFrame(frame);
-      lastT = frame.t;
+    model = await LiveModel.load(opts.modelDir, { ep: opts.ep, logger: opts.logger });
+    const onEvent = (event: EngineEvent) => {
+      jsonl?.write(event);
+      const line = consoleLine(event);
+      if (line) process.stdout.write(line + '\n');
+    };
+    const session = new LiveSession(model, onEvent, opts.threshold === undefined ? {} : { threshold: opts.threshold });
+    for (const ask of opts.asks) session.ask(ask.t, ask.text);
+    opts.logger.info(`model ${manifest.id} on ${model.provider}; source ${source.description}; threshold ${session.threshold}`);
+    let lastT = 0;
+    for (; !next.done; next = await frames.next()) {
+      await session.pushFrame(next.value);
+      lastT = next.value.t;
     }
     await session.finish(lastT + 1 / manifest.vision.fps);
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    await source.close();
     await jsonl?.close();
-    await model.release();
+    await model?.release();
   }
 }

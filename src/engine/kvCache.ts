@@ -51,6 +51,11 @@ export class KvCache {
     this.length += added;
   }
 
+  /** Where the cache lives: 'gpu-buffer' on WebGPU once filled, else 'cpu'. */
+  get location(): string {
+    return this.tensors.values().next().value?.location ?? 'cpu';
+  }
+
   reset(): void {
     this.disposeAll();
     this.tensors = this.empty();

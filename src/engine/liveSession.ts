@@ -64,6 +64,10 @@ export class LiveSession {
     return this.kvCache.length;
   }
 
+  get kvCacheLocation(): string {
+    return this.kvCache.location;
+  }
+
   async pushFrame(frame: Frame): Promise<void> {
     while (this.pendingQuestions.length && this.pendingQuestions[0]!.t < frame.t) await this.answer(this.pendingQuestions.shift()!);
 

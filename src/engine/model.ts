@@ -66,6 +66,7 @@ export class LiveModel {
       ],
       [{ name: 'logits', rank: 3, type: 'float32' }, ...presents.map((name) => ({ name, rank: 4, type: 'float32' as const }))],
     );
+    options.logger.info(`execution provider: ${provider}`);
     return new LiveModel(pkg, codec, provider, vision, embed, decoder);
   }
 

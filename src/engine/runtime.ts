@@ -64,7 +64,6 @@ export async function createSessions(
     try {
       const sessions = [];
       for (const req of requests) sessions.push(await ort.InferenceSession.create(req.path, sessionOptions(provider, req, options)));
-      options.logger.info(`execution provider: ${provider}`);
       return { provider, sessions };
     } catch (err) {
       lastError = err;

@@ -1,0 +1,223 @@
+"""Shared pieces of the cocaster-tiny training pipeline.
+
+Paths, model config, per-frame encoder targets and the streaming training
+sequence builder (which mirrors cocaster_model/live.py exactly).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+
+import numpy as np
+
+SCRIPTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(SCRIPTS)
+if SCRIPTS not in sys.path:
+    sys.path.insert(0, SCRIPTS)
+
+from arena.world import PALETTE, TEAM_NAMES  # noqa: E402
+from cocaster_model.layout import DEFAULT_LAYOUT, DEFAULT_TOKENS, Layout  # noqa: E402
+from cocaster_model.model import ModelConfig  # noqa: E402
+from cocaster_model.tokenizer import BPETokenizer  # noqa: E402
+
+DATA = os.path.join(ROOT, "data")
+RUNS = os.path.join(ROOT, "runs")
+TRAIN_DIR = os.path.join(DATA, "train")
+VAL_DIR = os.path.join(DATA, "val")
+TOK_DIR = os.path.join(RUNS, "tokenizer")
+FPS = 2
+MEAN = (0.5, 0.5, 0.5)
+STD = (0.5, 0.5, 0.5)
+COLOURS = list(PALETTE)
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# Encoder: 4 stride-2 convs, 128 px -> 8x8 map, 1 global + 2x2 grid tokens.
+ENC_CFG = dict(image_size=128, encoder_channels=(16, 32, 96, 192), grid=2)
+# Decoder (vocab filled in from the tokenizer).
+DEC_CFG = dict(hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=2, ffn_size=768)
+
+
+def model_config(vocab_size: int) -> ModelConfig:
+    return ModelConfig(vocab_size=vocab_size, **DEC_CFG, **ENC_CFG)
+
+
+def load_tokenizer():
+    tok = BPETokenizer.load(os.path.join(TOK_DIR, "tokenizer.json"))
+    return tok, Layout(tok, DEFAULT_LAYOUT, dict(DEFAULT_TOKENS))
+
+
+def match_dirs(root: str) -> list[str]:
+    if not os.path.isdir(root):
+        return []
+    out = []
+    for name in sorted(os.listdir(root), key=lambda s: int(s) if s.isdigit() else -1):
+        d = os.path.join(root, name)
+        if name.isdigit() and os.path.exists(os.path.join(d, "dialogue.json")) and \
+                os.path.exists(os.path.join(d, "labels.json")):
+            out.append(d)
+    return out
+
+
+# ------------------------------------------------------------ encoder targets
+HEADS = {  # name -> number of classes (0 = regression of size 2)
+    "score_h": 10, "score_a": 10, "possession": 3, "phase": 5, "goal_banner": 2, "goal_team": 3,
+    "ht_card": 2, "ft_card": 2, "replay": 2, "kickoff": 2, "clock": 92, "name_h": len(TEAM_NAMES),
+    "name_a": len(TEAM_NAMES), "colour_h": len(COLOURS), "colour_a": len(COLOURS),
+    "l0_h": 26, "l1_h": 26, "l2_h": 26, "l0_a": 26, "l1_a": 26, "l2_a": 26, "ball": 0,
+}
+
+
+def frame_targets(d: str) -> dict[str, np.ndarray]:
+    with open(os.path.join(d, "labels.json")) as f:
+        frames = json.load(f)["frames"]
+    with open(os.path.join(d, "dialogue.json")) as f:
+        teams = json.load(f)["teams"]
+    n = len(frames)
+    out = {k: np.zeros(n, dtype=np.int64) for k, v in HEADS.items() if v}
+    out["ball"] = np.zeros((n, 2), dtype=np.float32)
+    for i, fr in enumerate(frames):
+        fl = fr["flags"]
+        out["score_h"][i] = min(fr["score"][0], 9)
+        out["score_a"][i] = min(fr["score"][1], 9)
+        out["possession"][i] = fr["possession"] + 1
+        out["phase"][i] = fr["phase_id"]
+        out["goal_banner"][i] = int(fl["goal_banner"])
+        out["goal_team"][i] = fl["goal_team"] + 1
+        out["ht_card"][i] = int(fl["half_time_card"])
+        out["ft_card"][i] = int(fl["full_time_card"])
+        out["replay"][i] = int(fl["replay_banner"])
+        out["kickoff"][i] = int(fl["kickoff"])
+        ct = fr["clock_text"]
+        out["clock"][i] = 90 if ct == "HT" else 91 if ct == "FT" else min(int(fr["clock_min"]), 89)
+        out["ball"][i] = np.clip(np.array(fr["ball"], dtype=np.float32), -0.2, 1.2)
+    for side, tm in zip("ha", teams):
+        out[f"name_{side}"][:] = TEAM_NAMES.index(tm["name"])
+        out[f"colour_{side}"][:] = COLOURS.index(tm["colour"])
+        for j in range(3):
+            out[f"l{j}_{side}"][:] = LETTERS.index(tm["abbr"][j].upper())
+    return out
+
+
+# ------------------------------------------------------------ sequences
+IGNORE = -100
+
+
+class SeqBuilder:
+    """Token stream of one match as the runtime's streaming loop would feed it.
+
+    Output arrays (same length S):
+      ids    token id, or -1 at a frame-embedding slot
+      fidx   frame*K + slot at frame slots, else -1
+      labels target id for the NEXT token at this position, or IGNORE
+      kind   0 none, 1 silent frame decision, 2 speak frame decision, 3 text
+    """
+
+    def __init__(self, layout: Layout, k: int):
+        self.L, self.k = layout, k
+        self.start = layout.start_ids()
+        self.after_eos = layout.after_eos_ids()
+        self.speak = layout.self_speak_ids()
+        self.eos, self.interval = layout.eos, layout.interval
+        self._enc_cache: dict[str, list[int]] = {}
+
+    def text_ids(self, text: str) -> list[int]:
+        ids = self._enc_cache.get(text)
+        if ids is None:
+            ids = self.L.tok.encode(" " + text)
+            self._enc_cache[text] = ids
+        return ids
+
+    def build(self, turns: list[dict], n_frames: int, first: int = 0, last: int | None = None):
+        last = n_frames if last is None else last
+        ids, fidx, labels, kind = [], [], [], []
+
+        def put(tok_ids, lab=None, kd=0):
+            for j, t in enumerate(tok_ids):
+                ids.append(t); fidx.append(-1)
+                labels.append(IGNORE if lab is None else lab[j]); kind.append(kd if lab is not None else 0)
+
+        selfs = {}
+        questions = []
+        pending_user = None
+        for t in turns:
+            if t["trigger"] == "self":
+                selfs[t["frame"]] = t["text"]
+            elif t["role"] == "user":
+                pending_user = t
+            elif t["role"] == "assistant" and pending_user is not None:
+                questions.append((pending_user["t"], pending_user["text"], t["text"]))
+                pending_user = None
+        questions.sort(key=lambda q: q[0])
+        questions = [q for q in questions if q[0] >= first / FPS]
+        state = {"empty": True, "last": None}  # last: None | "eos" | "interval"
+
+        def answer(q, a):
+            if state["empty"]:
+                pre = list(self.start)
+            elif state["last"] == "eos":
+                pre = [self.eos] + self.after_eos
+            else:
+                pre = []  # a pending interval token is dropped
+            prompt = pre + self.L.query_ids(q)
+            put(prompt[:-1])
+            a_ids = self.text_ids(a)
+            # last prompt token predicts the first answer token; each answer token the next; last -> EOS
+            put([prompt[-1]] + a_ids, a_ids + [self.eos], 3)
+            state["empty"], state["last"] = False, "eos"
+
+        qi = 0
+        for f in range(first, last):
+            t_frame = f / FPS
+            while qi < len(questions) and questions[qi][0] < t_frame:
+                answer(questions[qi][1], questions[qi][2]); qi += 1
+            if state["empty"]:
+                pre = list(self.start)
+            elif state["last"] == "eos":
+                pre = [self.eos] + self.after_eos
+            elif state["last"] == "interval":
+                pre = [self.interval]
+            else:
+                pre = []
+            put(pre)
+            for s in range(self.k):
+                ids.append(-1); fidx.append(f * self.k + s); labels.append(IGNORE); kind.append(0)
+            state["empty"] = False
+            if qi < len(questions) and questions[qi][0] <= t_frame:
+                while qi < len(questions) and questions[qi][0] <= t_frame:
+                    answer(questions[qi][1], questions[qi][2]); qi += 1
+                continue
+            if f in selfs:
+                labels[-1], kind[-1] = self.speak[0], 2
+                a_ids = self.text_ids(selfs[f])
+                sp = self.speak
+                put(sp[:-1])
+                put([sp[-1]] + a_ids, a_ids + [self.eos], 3)
+                state["last"] = "eos"
+            else:
+                labels[-1], kind[-1] = self.interval, 1
+                state["last"] = "interval"
+        return (np.array(ids, dtype=np.int32), np.array(fidx, dtype=np.int32),
+                np.array(labels, dtype=np.int32), np.array(kind, dtype=np.int8))
+
+
+def dialogue_draws(d: str) -> list[list[dict]]:
+    """Turn lists of a match: the dataset's own dialogue plus extra draws."""
+    with open(os.path.join(d, "dialogue.json")) as f:
+        draws = [json.load(f)["turns"]]
+    extra = os.path.join(d, "dialogues_extra.json")
+    if os.path.exists(extra):
+        with open(extra) as f:
+            draws += json.load(f)
+    return draws
+
+
+def make_extra_dialogues(d: str, n: int) -> None:
+    from arena.dialogue import make_dialogue
+    from arena.world import simulate_match
+    seed = int(os.path.basename(d))
+    m = simulate_match(seed)
+    draws = [make_dialogue(m, random.Random(seed * 7919 + 17 + 1000003 * (j + 1))) for j in range(n)]
+    with open(os.path.join(d, "dialogues_extra.json"), "w") as f:
+        json.dump(draws, f)
