@@ -86,16 +86,17 @@ def frame_labels(match, n_frames, fps):
     return out
 
 
-def build_one(seed, out_dir, fps=2, res=128, duration=180.0, keep_mp4=True):
+def build_one(seed, out_dir, fps=2, res=128, duration=180.0, keep_mp4=True, with_frames=True):
     d = os.path.join(out_dir, str(seed))
     os.makedirs(d, exist_ok=True)
     match = simulate_match(seed, duration)
     mp4 = os.path.join(d, "match.mp4")
     render_match(match, mp4, RENDER_FPS, (RENDER_SIZE, RENDER_SIZE))
-    frames = decode_frames(mp4, fps, res)
-    np.save(os.path.join(d, "frames.npy"), frames)
-    with open(os.path.join(d, "labels.json"), "w") as f:
-        json.dump({"fps": fps, "res": res, "frames": frame_labels(match, len(frames), fps)}, f)
+    if with_frames:  # evaluation decodes match.mp4 itself, through the runtime
+        frames = decode_frames(mp4, fps, res)
+        np.save(os.path.join(d, "frames.npy"), frames)
+        with open(os.path.join(d, "labels.json"), "w") as f:
+            json.dump({"fps": fps, "res": res, "frames": frame_labels(match, len(frames), fps)}, f)
     # Dialogue randomness is separate from the world's but still seeded.
     turns = make_dialogue(match, random.Random(seed * 7919 + 17), fps=fps, src_fps=RENDER_FPS)
     with open(os.path.join(d, "dialogue.json"), "w") as f:
@@ -104,7 +105,7 @@ def build_one(seed, out_dir, fps=2, res=128, duration=180.0, keep_mp4=True):
                    "events": match.events, "turns": turns}, f, indent=1)
     if not keep_mp4:
         os.remove(mp4)
-    return seed, len(frames)
+    return seed, len(frames) if with_frames else 0
 
 
 def _build_star(job):
@@ -128,6 +129,7 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--duration", type=float, default=180.0)
     ap.add_argument("--eval", action="store_true", help="allow seeds >= 100000 (evaluation set)")
+    ap.add_argument("--video-only", action="store_true", help="write match.mp4 and dialogue.json only")
     args = ap.parse_args(argv)
     seeds = parse_seeds(args.seeds)
     if not seeds:
@@ -139,7 +141,7 @@ def main(argv=None):
         return 2
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
-    jobs = [(s, args.out, args.fps, args.res, args.duration) for s in seeds]
+    jobs = [(s, args.out, args.fps, args.res, args.duration, True, not args.video_only) for s in seeds]
     if args.jobs > 1:
         with Pool(args.jobs) as pool:
             for seed, n in pool.imap_unordered(_build_star, jobs):

@@ -3,6 +3,7 @@ import { defaultModelDir, parseExecutionProvider } from '../engine/index.js';
 import { UserError, errorMessage, oneLine } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 import { bench } from './bench.js';
+import { evaluate } from '../eval/evaluate.js';
 import { parseAsk, runStream } from './run.js';
 
 const USAGE = `usage: cocaster <command> [options]
@@ -13,6 +14,9 @@ commands:
       [--model DIR] [--ask SECONDS:TEXT]... [--threshold X] [--ep EP] [--fast] [--loop] [--jsonl OUT]
   bench [--json] [--model DIR] [--frames N] [--ep EP]
                              benchmark the engine on a fixed synthetic stream
+  eval [--model DIR] [--episodes N] [--seed S] [--threshold X] [--json]
+                             score the model on held-out arena matches (seeds >= 100000;
+                             needs python3 with numpy and Pillow for the world generator)
 
 EP: auto (default), webgpu, cuda, dml, coreml, cpu`;
 
@@ -45,6 +49,8 @@ async function main(argv: string[]): Promise<void> {
       jsonl: { type: 'string' },
       json: { type: 'boolean', default: false },
       frames: { type: 'string', default: '600' },
+      episodes: { type: 'string', default: '20' },
+      seed: { type: 'string', default: '424242' },
     },
   });
   const ep = parseExecutionProvider(values.ep!);
@@ -67,6 +73,16 @@ async function main(argv: string[]): Promise<void> {
       const frames = Number(values.frames);
       if (!Number.isInteger(frames) || frames < 1) throw new UserError(`--frames must be a positive integer, got '${values.frames}'`);
       const result = await bench({ modelDir, frames, ep, logger });
+      process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
+      return;
+    }
+    case 'eval': {
+      const episodes = Number(values.episodes);
+      const seed = Number(values.seed);
+      if (!Number.isInteger(episodes) || episodes < 1) throw new UserError(`--episodes must be a positive integer, got '${values.episodes}'`);
+      if (!Number.isInteger(seed)) throw new UserError(`--seed must be an integer, got '${values.seed}'`);
+      const threshold = parseThreshold(values.threshold);
+      const result = await evaluate({ modelDir, episodes, seed, ep, logger, ...(threshold === undefined ? {} : { threshold }) });
       process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
       return;
     }
