@@ -31,7 +31,7 @@ export async function runStream(opts: RunOptions): Promise<void> {
   // fails before the model loads and before anything else is printed.
   const { manifest, dir } = readManifest(opts.modelDir);
   const demoVideo = manifest.demo ? join(dir, manifest.demo.path) : undefined;
-  const source = openSource(opts.source, manifest.vision, { fast: opts.fast, loop: opts.loop, demoVideo: demoVideo && existsSync(demoVideo) ? demoVideo : undefined });
+  const source = openSource(opts.source, manifest.vision, { fast: opts.fast, loop: opts.loop, logger: opts.logger, demoVideo: demoVideo && existsSync(demoVideo) ? demoVideo : undefined });
   const frames = source.frames()[Symbol.asyncIterator]();
   let next = await frames.next();
   let model: LiveModel | undefined;
@@ -55,6 +55,8 @@ export async function runStream(opts: RunOptions): Promise<void> {
       lastT = next.value.t;
     }
     await session.finish(lastT + 1 / manifest.vision.fps);
+    const { delivered, dropped, restarts } = source.stats();
+    opts.logger.info(`source: ${delivered} frames, ${dropped} dropped while the engine was busy, ${restarts} decoder restarts`);
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
