@@ -72,6 +72,7 @@ export class FfmpegSource implements FrameSource {
   private async pumpLive(mailbox: LatestFrame): Promise<void> {
     const { fps } = this.options.geometry;
     const startedAt = Date.now();
+    let lastT = -Infinity;
     let backoff = BACKOFF_MS.first;
     while (!this.closed) {
       const decoder = this.spawnDecoder();
@@ -80,7 +81,9 @@ export class FfmpegSource implements FrameSource {
         for await (const rgb of decoder.frames) {
           const now = Date.now();
           // Files keep their own timeline; network inputs follow the wall clock across restarts.
-          const t = this.options.restart ? (now - startedAt) / 1000 : index / fps;
+          // (A burst of buffered frames can share a millisecond; time must still advance.)
+          const t = this.options.restart ? Math.max((now - startedAt) / 1000, lastT + 0.001) : index / fps;
+          lastT = t;
           index++;
           mailbox.put({ t, capturedAt: now, rgb });
           backoff = BACKOFF_MS.first;
@@ -138,11 +141,13 @@ export class FfmpegSource implements FrameSource {
   async close(): Promise<void> {
     this.closed = true;
     const child = this.child;
+    // An unread stdout would keep the pipe (and the 'close' event) pending forever.
+    child?.stdout?.destroy();
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       // ffmpeg normally exits at once; never leave a zombie behind.
       const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-      await new Promise((res) => child.once('close', res));
+      await new Promise((res) => child.once('exit', res));
       clearTimeout(timer);
     }
   }

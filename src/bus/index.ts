@@ -1,0 +1,2 @@
+export { EventBus, wallClockMs, type BusListener, type Disposable, type SubscribeOptions } from './bus.js';
+export type { BusEvent, BusEventOf, BusEventType, DaemonEvent, SourceState } from './events.js';

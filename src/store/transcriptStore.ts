@@ -1,0 +1,112 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type LineRole = 'user' | 'assistant';
+
+export interface TranscriptLine {
+  sessionId: number;
+  /** Video (stream) seconds. */
+  t: number;
+  /** Wall-clock ms since epoch. */
+  wallMs: number;
+  role: LineRole;
+  text: string;
+  trigger: string | null;
+  asker: string | null;
+  questionId: string | null;
+}
+
+export interface SessionInfo {
+  id: number;
+  startedAt: number;
+  source: string;
+  model: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  started_at INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  model TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lines (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id INTEGER NOT NULL REFERENCES sessions(id),
+  video_t REAL NOT NULL,
+  wall_ms INTEGER NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+  text TEXT NOT NULL,
+  trigger TEXT,
+  asker TEXT,
+  question_id TEXT
+);
+CREATE INDEX IF NOT EXISTS lines_by_session ON lines(session_id, video_t);
+`;
+
+interface LineRow {
+  session_id: number;
+  video_t: number;
+  wall_ms: number;
+  role: LineRole;
+  text: string;
+  trigger: string | null;
+  asker: string | null;
+  question_id: string | null;
+}
+
+const toLine = (r: LineRow): TranscriptLine => ({
+  sessionId: r.session_id, t: r.video_t, wallMs: r.wall_ms, role: r.role, text: r.text,
+  trigger: r.trigger, asker: r.asker, questionId: r.question_id,
+});
+
+/** The transcript on disk. Synchronous on purpose: `append` returns only once the
+ * row is committed (WAL, synchronous=FULL), so a line broadcast after it survives a
+ * kill -9 of the daemon. */
+export class TranscriptStore {
+  private readonly db: Database.Database;
+  private readonly insertLine: Database.Statement;
+
+  constructor(readonly path: string, options: { readonly?: boolean } = {}) {
+    if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.exec(SCHEMA);
+    }
+    this.insertLine = this.db.prepare(
+      'INSERT INTO lines (session_id, video_t, wall_ms, role, text, trigger, asker, question_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+  }
+
+  startSession(source: string, model: string, startedAt = Date.now()): number {
+    const info = this.db.prepare('INSERT INTO sessions (started_at, source, model) VALUES (?, ?, ?)').run(startedAt, source, model);
+    return Number(info.lastInsertRowid);
+  }
+
+  append(line: TranscriptLine): void {
+    this.insertLine.run(line.sessionId, line.t, Math.round(line.wallMs), line.role, line.text, line.trigger, line.asker, line.questionId);
+  }
+
+  lines(sessionId: number): TranscriptLine[] {
+    const rows = this.db.prepare('SELECT * FROM lines WHERE session_id = ? ORDER BY id').all(sessionId) as LineRow[];
+    return rows.map(toLine);
+  }
+
+  /** The last `limit` lines of a session, oldest first. */
+  recent(sessionId: number, limit: number): TranscriptLine[] {
+    const rows = this.db.prepare('SELECT * FROM lines WHERE session_id = ? ORDER BY id DESC LIMIT ?').all(sessionId, limit) as LineRow[];
+    return rows.reverse().map(toLine);
+  }
+
+  sessions(): SessionInfo[] {
+    const rows = this.db.prepare('SELECT id, started_at, source, model FROM sessions ORDER BY id').all() as Array<{ id: number; started_at: number; source: string; model: string }>;
+    return rows.map((r) => ({ id: r.id, startedAt: r.started_at, source: r.source, model: r.model }));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
