@@ -6,6 +6,10 @@ export interface SourceFrame {
   capturedAt: number;
   /** RGB24, width*height*3 bytes. */
   rgb: Uint8Array;
+  /** OBS sources: the program scene the frame shows. */
+  scene?: string;
+  /** OBS sources: ms from the screenshot request to the frame being ready. */
+  captureMs?: number;
 }
 
 export interface SourceStats {
