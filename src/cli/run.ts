@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSource } from '../capture/index.js';
+import { openSource, skipPausedScenes, type ObsOptions } from '../capture/index.js';
 import { LiveModel, LiveSession, readManifest, type EngineEvent, type ExecutionProviderChoice } from '../engine/index.js';
 import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -15,6 +15,9 @@ export interface RunOptions {
   fast: boolean;
   loop: boolean;
   jsonl?: string;
+  obs?: ObsOptions;
+  /** Program scenes during which commentary pauses (OBS sources). */
+  pauseScenes?: string[];
   logger: Logger;
 }
 
@@ -31,8 +34,13 @@ export async function runStream(opts: RunOptions): Promise<void> {
   // fails before the model loads and before anything else is printed.
   const { manifest, dir } = readManifest(opts.modelDir);
   const demoVideo = manifest.demo ? join(dir, manifest.demo.path) : undefined;
-  const source = openSource(opts.source, manifest.vision, { fast: opts.fast, loop: opts.loop, logger: opts.logger, demoVideo: demoVideo && existsSync(demoVideo) ? demoVideo : undefined });
-  const frames = source.frames()[Symbol.asyncIterator]();
+  const source = openSource(opts.source, manifest.vision, {
+    fast: opts.fast, loop: opts.loop, logger: opts.logger,
+    demoVideo: demoVideo && existsSync(demoVideo) ? demoVideo : undefined,
+    ...(opts.obs ? { obs: { ...opts.obs, onStatus: (e) => opts.logger.info(`obs: ${e.type}${'scene' in e ? ` ${e.scene}` : ''}${'reason' in e ? ` (${e.reason})` : ''}`) } } : {}),
+  });
+  const onPause = (paused: boolean, scene: string) => opts.logger.info(paused ? `commentary paused (scene '${scene}')` : `commentary resumed (scene '${scene}')`);
+  const frames = skipPausedScenes(source.frames(), opts.pauseScenes ?? [], onPause)[Symbol.asyncIterator]();
   let next = await frames.next();
   let model: LiveModel | undefined;
   const jsonl = opts.jsonl ? new JsonlWriter(opts.jsonl) : undefined;
