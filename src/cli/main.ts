@@ -5,13 +5,19 @@ import { createLogger } from '../util/log.js';
 import { bench } from './bench.js';
 import { evaluate } from '../eval/evaluate.js';
 import { parseAsk, runStream } from './run.js';
+import { runDaemon } from '../daemon/run.js';
+import { exportCaptions } from '../daemon/captions.js';
 
 const USAGE = `usage: cocaster <command> [options]
 
 commands:
-  start                      run the co-caster on the default model and source (the demo)
-  run --source SRC           run on a source: file:PATH, url:URL, demo
+  start [--config FILE]      the daemon: source -> model -> overlay, control panel, transcript
+                             (JSON config; every option has a default: demo source, default model)
+  captions [--session ID] [--format srt|vtt] [--config FILE]
+                             a session's commentary as subtitles (default: the latest session, srt)
+  run --source SRC           run on a source: file:PATH, url:URL, obs, obs-stream, demo
       [--model DIR] [--ask SECONDS:TEXT]... [--threshold X] [--ep EP] [--fast] [--loop] [--jsonl OUT]
+      [--obs-url ws://127.0.0.1:4455] [--obs-password PW (or env OBS_PASSWORD)] [--pause-scene NAME]...
   bench [--json] [--model DIR] [--frames N] [--ep EP]
                              benchmark the engine on a fixed synthetic stream
   eval [--model DIR] [--episodes N] [--seed S] [--threshold X] [--json]
@@ -51,19 +57,34 @@ async function main(argv: string[]): Promise<void> {
       frames: { type: 'string', default: '600' },
       episodes: { type: 'string', default: '20' },
       seed: { type: 'string', default: '424242' },
+      config: { type: 'string' },
+      session: { type: 'string' },
+      format: { type: 'string', default: 'srt' },
+      'obs-url': { type: 'string', default: 'ws://127.0.0.1:4455' },
+      'obs-password': { type: 'string' },
+      'pause-scene': { type: 'string', multiple: true },
     },
   });
   const ep = parseExecutionProvider(values.ep!);
   const modelDir = values.model ?? defaultModelDir();
   switch (command) {
-    case 'run':
-    case 'start': {
-      const source = values.source ?? (command === 'start' ? 'demo' : undefined);
-      if (!source) throw new UserError('run needs --source (file:PATH, url:URL or demo)');
+    case 'start':
+      await runDaemon(values.config, logger);
+      return;
+    case 'captions':
+      process.stdout.write(exportCaptions({ format: values.format!, ...(values.config ? { configFile: values.config } : {}), ...(values.session ? { session: values.session } : {}) }));
+      return;
+    case 'run': {
+      const source = values.source;
+      if (!source) throw new UserError('run needs --source (file:PATH, url:URL, obs, obs-stream or demo)');
+      // The password may come from the environment, keeping it out of the process list.
+      const obsPassword = values['obs-password'] ?? process.env.OBS_PASSWORD;
       const threshold = parseThreshold(values.threshold);
       await runStream({
         source, modelDir, ep, fast: values.fast!, loop: values.loop!, logger,
         asks: (values.ask ?? []).map(parseAsk),
+        obs: { url: values['obs-url']!, ...(obsPassword ? { password: obsPassword } : {}) },
+        pauseScenes: values['pause-scene'] ?? [],
         ...(threshold === undefined ? {} : { threshold }),
         ...(values.jsonl ? { jsonl: values.jsonl } : {}),
       });

@@ -1,0 +1,4 @@
+import { mount } from 'svelte';
+import Panel from './Panel.svelte';
+
+mount(Panel, { target: document.getElementById('app')! });

@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../engine/index.js';
+import { UserError } from '../util/errors.js';
+
+export const OUTPUT_IDS = ['console', 'server'] as const;
+export type OutputId = (typeof OUTPUT_IDS)[number];
+
+/** Every option has a default: `cocaster start` with no file is a valid config. */
+export const DaemonConfigSchema = z
+  .object({
+    /** file:PATH (looped), url:URL, or demo. */
+    source: z.string().min(1).default('demo'),
+    /** A model package directory; default: the shipped default model. */
+    model: z.string().min(1).optional(),
+    ep: z.enum(EXECUTION_PROVIDERS).default('auto'),
+    /** Talkativeness; default: the model's own. */
+    threshold: z.number().min(0).max(1).optional(),
+    server: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(4480),
+      })
+      .strict()
+      .prefault({}),
+    store: z
+      .object({
+        /** SQLite file; default: transcripts.db in the config directory. */
+        path: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Outputs to activate, besides the transcript store (always first). */
+    outputs: z.array(z.enum(OUTPUT_IDS)).default([...OUTPUT_IDS]),
+  })
+  .strict();
+
+export type DaemonConfig = z.infer<typeof DaemonConfigSchema>;
+
+/** `~/.config/cocaster`, or $COCASTER_CONFIG_DIR (tests point it at a temp dir). */
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.COCASTER_CONFIG_DIR || join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'cocaster');
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String).join('.');
+  return path ? `field '${path}': ${issue.message}` : issue.message;
+}
+
+export function parseConfig(raw: unknown, origin: string): DaemonConfig {
+  const result = DaemonConfigSchema.safeParse(raw);
+  if (!result.success) throw new UserError(`bad config ${origin}: ${describeIssue(result.error.issues[0]!)}`);
+  return result.data;
+}
+
+export function loadConfig(file: string | undefined): DaemonConfig {
+  if (file === undefined) return parseConfig({}, '(defaults)');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new UserError(`bad config ${file}: not valid JSON (${(err as Error).message})`);
+  }
+  return parseConfig(raw, file);
+}

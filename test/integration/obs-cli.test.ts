@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ObsConnection } from '../../src/capture/obs/connection.js';
+import { ROOT, tempDir } from '../helpers.js';
+import { ObsHarness, obsAvailableOrFail } from './obsHarness.js';
+
+const hasObs = obsAvailableOrFail();
+
+interface Evt { type: string; t: number }
+const readEvents = (path: string): Evt[] =>
+  existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as Evt) : [];
+
+async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe.skipIf(!hasObs)('cocaster run --source obs against a real OBS', () => {
+  let obs: ObsHarness;
+  let conn: ObsConnection;
+  beforeAll(async () => {
+    obs = await ObsHarness.start();
+    conn = new ObsConnection({ url: obs.url, password: obs.password });
+    await conn.start();
+  }, 60_000);
+  afterAll(async () => {
+    await conn?.close();
+    await obs?.stop();
+  });
+
+  it('comments on the live program, pauses on a pause scene, survives OBS dying, keeps the password secret', async () => {
+    const jsonl = join(tempDir(), 'events.jsonl');
+    const child = spawn(process.execPath, [join(ROOT, 'bin/cocaster.js'), 'run', '--source', 'obs', '--obs-url', obs.url,
+      '--pause-scene', 'BRB', '--ep', 'cpu', '--jsonl', jsonl], { cwd: ROOT, env: { ...process.env, OBS_PASSWORD: obs.password }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    const frames = () => readEvents(jsonl).filter((e) => e.type === 'frame');
+    try {
+      await until('frames from OBS', () => frames().length >= 4);
+      expect(stdout).toMatch(/^\[\d+\.\ds\] Assistant: /m);
+
+      await conn.call('SetCurrentProgramScene', { sceneName: 'BRB' });
+      await until('pause', () => stderr.includes("commentary paused (scene 'BRB')"));
+      const atPause = frames().length;
+      await sleep(2000);
+      expect(frames().length - atPause).toBeLessThanOrEqual(1); // at most one frame in flight
+      await conn.call('SetCurrentProgramScene', { sceneName: 'Scene' });
+      await until('resume', () => stderr.includes("commentary resumed (scene 'Scene')"));
+      await until('frames after resume', () => frames().length >= atPause + 3);
+
+      await obs.killObs();
+      await until('disconnect report', () => stderr.includes('obs: obsDisconnected'));
+      await obs.startObs();
+      const before = frames().length;
+      const backAt = Date.now();
+      await until('frames after OBS restart', () => frames().length > before + 1, 15_000);
+      expect(Date.now() - backAt).toBeLessThan(5000 + 1500); // + up to one frame and the poll
+      expect(child.exitCode).toBeNull(); // still running
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+    expect(stdout + stderr).not.toContain(obs.password);
+  }, 120_000);
+});
