@@ -8,7 +8,10 @@ import { runCli, tempDir } from './helpers.js';
 
 describe('daemon config', () => {
   it('has a default for everything', () => {
-    expect(parseConfig({}, 'x')).toEqual({ source: 'demo', ep: 'auto', server: { host: '127.0.0.1', port: 4480 }, store: {}, outputs: ['console', 'server'] });
+    expect(parseConfig({}, 'x')).toEqual({
+      source: 'demo', ep: 'auto', server: { host: '127.0.0.1', port: 4480 }, store: {}, outputs: ['console', 'server'],
+      obs: { url: 'ws://127.0.0.1:4455', pauseScenes: ['Starting Soon', 'BRB', 'Ending'], udpPort: 5600 },
+    });
   });
 
   it('rejects unknown keys and bad values with the field named', () => {

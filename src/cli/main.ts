@@ -7,12 +7,17 @@ import { evaluate } from '../eval/evaluate.js';
 import { parseAsk, runStream } from './run.js';
 import { runDaemon } from '../daemon/run.js';
 import { exportCaptions } from '../daemon/captions.js';
+import { doctor } from '../daemon/doctor.js';
+import { obsSetup } from '../daemon/obsSetup.js';
 
 const USAGE = `usage: cocaster <command> [options]
 
 commands:
   start [--config FILE]      the daemon: source -> model -> overlay, control panel, transcript
                              (JSON config; every option has a default: demo source, default model)
+  doctor [--config FILE] [--model DIR]
+                             check ffmpeg, model files, execution providers, port, OBS; say what to fix
+  obs setup [--config FILE]  create or update the Browser Source "cocaster overlay" in OBS's current scene
   captions [--session ID] [--format srt|vtt] [--config FILE]
                              a session's commentary as subtitles (default: the latest session, srt)
   run --source SRC           run on a source: file:PATH, url:URL, obs, obs-stream, demo
@@ -36,7 +41,10 @@ function parseThreshold(value: string | undefined): number | undefined {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
+  const [command, ...afterCommand] = argv;
+  // `obs setup`: a command with a sub-command.
+  const sub = command === 'obs' ? afterCommand[0] : undefined;
+  const rest = command === 'obs' ? afterCommand.slice(1) : afterCommand;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE + '\n');
     return;
@@ -70,6 +78,16 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'start':
       await runDaemon(values.config, logger);
+      return;
+    case 'doctor': {
+      const { lines, ok } = await doctor(values.config, values.model);
+      process.stdout.write(lines.join('\n') + '\n');
+      if (!ok) process.exitCode = 1;
+      return;
+    }
+    case 'obs':
+      if (sub !== 'setup') throw new UserError(`unknown obs command '${sub ?? ''}' (try: cocaster obs setup)`);
+      process.stdout.write((await obsSetup(values.config)) + '\n');
       return;
     case 'captions':
       process.stdout.write(exportCaptions({ format: values.format!, ...(values.config ? { configFile: values.config } : {}), ...(values.session ? { session: values.session } : {}) }));
@@ -113,7 +131,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err: unknown) => {
     // Bad input is the user's to fix: one line, exit 2. Anything else is our bug.
     const isUser = err instanceof UserError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');

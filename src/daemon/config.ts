@@ -11,7 +11,7 @@ export type OutputId = (typeof OUTPUT_IDS)[number];
 /** Every option has a default: `cocaster start` with no file is a valid config. */
 export const DaemonConfigSchema = z
   .object({
-    /** file:PATH (looped), url:URL, or demo. */
+    /** file:PATH (looped), url:URL, obs, obs-stream, or demo. */
     source: z.string().min(1).default('demo'),
     /** A model package directory; default: the shipped default model. */
     model: z.string().min(1).optional(),
@@ -29,6 +29,18 @@ export const DaemonConfigSchema = z
       .object({
         /** SQLite file; default: transcripts.db in the config directory. */
         path: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** OBS, for the obs and obs-stream sources. The password may also come from $OBS_PASSWORD. */
+    obs: z
+      .object({
+        url: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').default('ws://127.0.0.1:4455'),
+        password: z.string().optional(),
+        /** Program scenes during which commentary pauses. */
+        pauseScenes: z.array(z.string().min(1)).default(['Starting Soon', 'BRB', 'Ending']),
+        /** obs-stream: the local UDP port OBS sends its program output to. */
+        udpPort: z.number().int().min(1024).max(65535).default(5600),
       })
       .strict()
       .prefault({}),

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EventBus, type Disposable } from '../bus/index.js';
-import { openSource, type FrameSource, type SourceFrame } from '../capture/index.js';
+import { EventBus, type BusEvent, type Disposable } from '../bus/index.js';
+import { openSource, skipPausedScenes, type FrameSource, type ObsStatusEvent, type SourceFrame } from '../capture/index.js';
 import { defaultModelDir, LiveModel, LiveSession, readManifest } from '../engine/index.js';
 import { consoleOutput } from '../outputs/console/consoleOutput.js';
 import { activateAll, type DaemonControl, type OutputPlugin } from '../outputs/plugin.js';
@@ -29,10 +29,14 @@ export interface RunningDaemon {
 }
 
 /** A live source is looped when it is a file: the daemon is meant to keep running. */
-function openLiveSource(config: DaemonConfig, modelDir: string, logger: Logger): FrameSource {
+function openLiveSource(config: DaemonConfig, modelDir: string, logger: Logger, onObsStatus: (e: ObsStatusEvent) => void): FrameSource {
   const { manifest, dir } = readManifest(modelDir);
   const demo = manifest.demo ? join(dir, manifest.demo.path) : undefined;
-  return openSource(config.source, manifest.vision, { fast: false, loop: true, logger, demoVideo: demo && existsSync(demo) ? demo : undefined });
+  const password = config.obs.password ?? process.env.OBS_PASSWORD;
+  return openSource(config.source, manifest.vision, {
+    fast: false, loop: true, logger, demoVideo: demo && existsSync(demo) ? demo : undefined,
+    obs: { url: config.obs.url, udpPort: config.obs.udpPort, onStatus: onObsStatus, ...(password ? { password } : {}) },
+  });
 }
 
 function outputPlugins(ids: readonly OutputId[], tokens: Tokens, config: DaemonConfig, announceUrls: (port: number) => void): OutputPlugin[] {
@@ -47,8 +51,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const { config, logger } = opts;
   const modelDir = config.model ?? defaultModelDir();
   // Cheap checks first (manifest, source, first frame), so bad input fails fast.
-  const source = openLiveSource(config, modelDir, logger);
-  const frames = source.frames()[Symbol.asyncIterator]();
+  // Events from before the bus exists (OBS connecting) are published once it does.
+  const early: Array<BusEvent> = [];
+  let publish = (e: BusEvent): void => {
+    early.push(e);
+  };
+  const source = openLiveSource(config, modelDir, logger, (e) => publish(e));
+  const onScenePause = (paused: boolean, scene: string) => publish({ type: 'scenePause', paused, scene });
+  const frames = skipPausedScenes(source.frames(), config.obs.pauseScenes, onScenePause)[Symbol.asyncIterator]();
   let first: IteratorResult<SourceFrame>;
   try {
     first = await frames.next();
@@ -64,6 +74,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     model = await LiveModel.load(modelDir, { ep: config.ep, logger });
     const sessionId = store.startSession(source.description, model.manifest.id);
     const bus = new EventBus(logger);
+    publish = (e) => bus.publish(e);
     const session = new LiveSession(model, (e) => bus.publish(e), config.threshold === undefined ? {} : { threshold: config.threshold });
     const loop = new EngineLoop(session, bus);
     let sourceState: 'running' | 'ended' | 'error' = 'running';
@@ -96,6 +107,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     };
     const plugins = [storeOutput(store, sessionId), ...outputPlugins(config.outputs, tokens, config, announceUrls)];
     outputs = await activateAll(plugins, { bus, control, logger });
+    for (const e of early.splice(0)) bus.publish(e);
     logger.info(`session ${sessionId}: model ${loaded.manifest.id} on ${loaded.provider}; source ${source.description}; threshold ${session.threshold}`);
     bus.publish({ type: 'sourceStatus', state: 'running', description: source.description });
     const done = loop.run(frames, first).then(
