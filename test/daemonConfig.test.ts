@@ -17,7 +17,7 @@ describe('daemon config', () => {
   it('rejects unknown keys and bad values with the field named', () => {
     expect(() => parseConfig({ server: { prot: 1 } }, 'c.json')).toThrow(/bad config c\.json: .*prot/);
     expect(() => parseConfig({ threshold: 2 }, 'c.json')).toThrow(/field 'threshold'/);
-    expect(() => parseConfig({ outputs: ['twitch'] }, 'c.json')).toThrow(/field 'outputs\.0'/);
+    expect(() => parseConfig({ outputs: ['irc'] }, 'c.json')).toThrow(/field 'outputs\.0'/);
   });
 
   it('cocaster start with a bad config: one line, exit 2', async () => {

@@ -3,9 +3,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS } from '../engine/index.js';
+import { TwitchConfigSchema } from '../outputs/twitch/config.js';
 import { UserError } from '../util/errors.js';
 
-export const OUTPUT_IDS = ['console', 'server'] as const;
+export const OUTPUT_IDS = ['console', 'server', 'twitch'] as const;
+/** Twitch needs a channel, so it is on only when asked for. */
+const DEFAULT_OUTPUTS: OutputId[] = ['console', 'server'];
 export type OutputId = (typeof OUTPUT_IDS)[number];
 
 /** Every option has a default: `cocaster start` with no file is a valid config. */
@@ -44,8 +47,10 @@ export const DaemonConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Twitch chat (the 'twitch' output); the token may also come from $TWITCH_TOKEN. */
+    twitch: TwitchConfigSchema.optional(),
     /** Outputs to activate, besides the transcript store (always first). */
-    outputs: z.array(z.enum(OUTPUT_IDS)).default([...OUTPUT_IDS]),
+    outputs: z.array(z.enum(OUTPUT_IDS)).default([...DEFAULT_OUTPUTS]),
   })
   .strict();
 

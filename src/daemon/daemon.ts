@@ -4,8 +4,10 @@ import { EventBus, type BusEvent, type Disposable } from '../bus/index.js';
 import { openSource, skipPausedScenes, type FrameSource, type ObsStatusEvent, type SourceFrame } from '../capture/index.js';
 import { defaultModelDir, LiveModel, LiveSession, readManifest } from '../engine/index.js';
 import { consoleOutput } from '../outputs/console/consoleOutput.js';
-import { activateAll, type DaemonControl, type OutputPlugin } from '../outputs/plugin.js';
+import { activateAll, type DaemonControl, type OutputPlugin, type QuestionModeration } from '../outputs/plugin.js';
 import { serverOutput } from '../outputs/server/serverOutput.js';
+import { TwitchConfigSchema } from '../outputs/twitch/config.js';
+import { twitchOutput } from '../outputs/twitch/twitchOutput.js';
 import { storeOutput } from '../outputs/store/storeOutput.js';
 import { TranscriptStore } from '../store/index.js';
 import { errorMessage, oneLine } from '../util/errors.js';
@@ -39,10 +41,11 @@ function openLiveSource(config: DaemonConfig, modelDir: string, logger: Logger, 
   });
 }
 
-function outputPlugins(ids: readonly OutputId[], tokens: Tokens, config: DaemonConfig, announceUrls: (port: number) => void): OutputPlugin[] {
+function outputPlugins(ids: readonly OutputId[], tokens: Tokens, config: DaemonConfig, announceUrls: (port: number) => void, moderation: { current?: QuestionModeration }): OutputPlugin[] {
   const all: Record<OutputId, () => OutputPlugin> = {
     console: () => consoleOutput(),
     server: () => serverOutput({ host: config.server.host, port: config.server.port, tokens, onListening: (a) => announceUrls(a.port) }),
+    twitch: () => twitchOutput({ config: config.twitch ?? TwitchConfigSchema.parse({}), envToken: process.env.TWITCH_TOKEN || undefined, moderation }),
   };
   return [...new Set(ids)].map((id) => all[id]());
 }
@@ -80,7 +83,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     let sourceState: 'running' | 'ended' | 'error' = 'running';
     let stopRequested = false;
     const loaded = model;
+    /** Set by the twitch output while it runs (manual approval). */
+    const moderation: { current?: QuestionModeration } = {};
     const control: DaemonControl = {
+      get questions() {
+        return moderation.current;
+      },
       status: () => ({
         source: source.description, sourceState, model: loaded.manifest.id, executionProvider: loaded.provider,
         fps: loop.meter.fps, latencyMs: loop.meter.latencyMs, threshold: session.threshold, paused: loop.paused,
@@ -105,7 +113,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       // The control token is shown once, at first start; afterwards it lives only in the 0600 file.
       opts.announce(created ? `control panel: ${base}/#token=${tokens.control}` : `control panel: ${base}/ (control token: ${join(opts.configDir, 'tokens.json')})`);
     };
-    const plugins = [storeOutput(store, sessionId), ...outputPlugins(config.outputs, tokens, config, announceUrls)];
+    const plugins = [storeOutput(store, sessionId), ...outputPlugins(config.outputs, tokens, config, announceUrls, moderation)];
     outputs = await activateAll(plugins, { bus, control, logger });
     for (const e of early.splice(0)) bus.publish(e);
     logger.info(`session ${sessionId}: model ${loaded.manifest.id} on ${loaded.provider}; source ${source.description}; threshold ${session.threshold}`);

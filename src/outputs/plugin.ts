@@ -13,6 +13,23 @@ export interface DaemonControl {
   setThreshold(threshold: number): void;
   ask(text: string, asker?: string): { id: string; t: number };
   recentLines(limit: number): TranscriptLine[];
+  /** Questions waiting for a human's approval (chat in manual mode); absent when no
+   * output moderates questions. */
+  questions?: QuestionModeration;
+}
+
+export interface ModeratedQuestion {
+  id: string;
+  text: string;
+  asker: string;
+  receivedAt: number;
+}
+
+export interface QuestionModeration {
+  pending(): ModeratedQuestion[];
+  /** undefined: no such question; 'rate': over the question rate, still queued. */
+  approve(id: string): { id: string; t: number } | 'rate' | undefined;
+  reject(id: string): boolean;
 }
 
 export interface OutputContext {

@@ -62,6 +62,18 @@ export function apiRouter(control: DaemonControl, tokens: Tokens): Router {
     const body = parseBody(AskBody, req, res);
     if (body) res.json(control.ask(body.text, body.asker));
   });
+  // Chat questions held for approval (twitch.manualApproval).
+  router.get('/questions', read, (_req, res) => void res.json({ pending: control.questions?.pending() ?? [] }));
+  router.post('/questions/:id/approve', write, json, (req, res) => {
+    const result = control.questions?.approve(String(req.params.id));
+    if (result === undefined) res.status(404).json({ error: 'no such pending question' });
+    else if (result === 'rate') res.status(429).json({ error: 'question rate reached; still pending' });
+    else res.json(result);
+  });
+  router.post('/questions/:id/reject', write, json, (req, res) => {
+    if (control.questions?.reject(String(req.params.id))) res.json({ ok: true });
+    else res.status(404).json({ error: 'no such pending question' });
+  });
   router.use((_req, res) => void res.status(404).json({ error: 'no such endpoint' }));
   return router;
 }
