@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError, oneLine } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { decodeArgs, ffmpegPath, type DecodeGeometry } from './ffmpeg.js';
-import { LatestFrame } from './latestFrame.js';
+import { LatestFrame, drainNewest } from './latestFrame.js';
 import type { FrameSource, SourceFrame, SourceStats } from './source.js';
 
 export interface FfmpegSourceOptions {
@@ -26,7 +26,8 @@ export class FfmpegSource implements FrameSource {
   private child: ChildProcess | undefined;
   private closed = false;
   private restarts = 0;
-  private counts = { delivered: 0, dropped: 0 };
+  private delivered = 0;
+  private mailbox: LatestFrame | undefined;
 
   constructor(
     private readonly input: string,
@@ -35,7 +36,8 @@ export class FfmpegSource implements FrameSource {
   ) {}
 
   stats(): SourceStats {
-    return { ...this.counts, restarts: this.restarts };
+    const { delivered, dropped } = this.mailbox ?? { delivered: this.delivered, dropped: 0 };
+    return { delivered, dropped, restarts: this.restarts };
   }
 
   frames(): AsyncIterable<SourceFrame> {
@@ -48,25 +50,16 @@ export class FfmpegSource implements FrameSource {
     const decoder = this.spawnDecoder();
     let index = 0;
     for await (const rgb of decoder.frames) {
-      this.counts.delivered++;
+      this.delivered++;
       yield { t: index++ / fps, capturedAt: Date.now(), rgb };
     }
     await this.checkExit(await decoder.exit, decoder.stderr(), index);
   }
 
   /** Newest frame wins; with `restart`, ffmpeg is brought back whenever it exits. */
-  private async *liveFrames(): AsyncIterable<SourceFrame> {
-    const mailbox = new LatestFrame();
-    const pump = this.pumpLive(mailbox);
-    try {
-      for (let frame = await mailbox.take(); frame; frame = await mailbox.take()) {
-        this.counts = { delivered: mailbox.delivered, dropped: mailbox.dropped };
-        yield frame;
-      }
-    } finally {
-      await this.close();
-      await pump;
-    }
+  private liveFrames(): AsyncIterable<SourceFrame> {
+    const mailbox = (this.mailbox = new LatestFrame());
+    return drainNewest(mailbox, this.pumpLive(mailbox), () => this.close());
   }
 
   private async pumpLive(mailbox: LatestFrame): Promise<void> {

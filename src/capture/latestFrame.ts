@@ -44,3 +44,14 @@ export class LatestFrame {
     w?.();
   }
 }
+
+/** Yields a live producer's newest frames until it ends; `stop` runs when the
+ * consumer leaves, and the producer is awaited so nothing outlives the source. */
+export async function* drainNewest(mailbox: LatestFrame, producer: Promise<void>, stop: () => unknown): AsyncIterable<SourceFrame> {
+  try {
+    for (let frame = await mailbox.take(); frame; frame = await mailbox.take()) yield frame;
+  } finally {
+    await stop();
+    await producer;
+  }
+}

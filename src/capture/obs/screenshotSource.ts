@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger, type Logger } from '../../util/log.js';
 import type { DecodeGeometry } from '../ffmpeg.js';
-import { LatestFrame } from '../latestFrame.js';
+import { LatestFrame, drainNewest } from '../latestFrame.js';
 import type { FrameSource, SourceFrame, SourceStats } from '../source.js';
 import { decodeBmp, fitSize, padTo } from './bmp.js';
 import type { ObsConnection } from './connection.js';
@@ -15,7 +15,7 @@ import type { ObsConnection } from './connection.js';
 export class ObsScreenshotSource implements FrameSource {
   readonly description: string;
   private closed = false;
-  private counts = { delivered: 0, dropped: 0 };
+  private mailbox: LatestFrame | undefined;
 
   constructor(
     private readonly connection: ObsConnection,
@@ -26,21 +26,12 @@ export class ObsScreenshotSource implements FrameSource {
   }
 
   stats(): SourceStats {
-    return { ...this.counts, restarts: 0 };
+    return { delivered: this.mailbox?.delivered ?? 0, dropped: this.mailbox?.dropped ?? 0, restarts: 0 };
   }
 
-  async *frames(): AsyncIterable<SourceFrame> {
-    const mailbox = new LatestFrame();
-    const pump = this.pump(mailbox);
-    try {
-      for (let frame = await mailbox.take(); frame; frame = await mailbox.take()) {
-        this.counts = { delivered: mailbox.delivered, dropped: mailbox.dropped };
-        yield frame;
-      }
-    } finally {
-      this.closed = true;
-      await pump;
-    }
+  frames(): AsyncIterable<SourceFrame> {
+    const mailbox = (this.mailbox = new LatestFrame());
+    return drainNewest(mailbox, this.pump(mailbox), () => (this.closed = true));
   }
 
   private async pump(mailbox: LatestFrame): Promise<void> {
