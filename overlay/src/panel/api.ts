@@ -18,6 +18,13 @@ export function saveToken(token: string): void {
   localStorage.setItem(TOKEN_KEY, token);
 }
 
+/** A chat question held for the streamer's approval (manual moderation). */
+export interface PendingQuestion {
+  id: string;
+  text: string;
+  asker: string;
+}
+
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
@@ -42,6 +49,9 @@ export const api = (token: string) => ({
   resume: () => call<DaemonStatus>(token, 'POST', 'resume'),
   threshold: (threshold: number) => call<DaemonStatus>(token, 'POST', 'threshold', { threshold }),
   ask: (text: string, asker?: string) => call<{ id: string; t: number }>(token, 'POST', 'ask', { text, ...(asker ? { asker } : {}) }),
+  pending: () => call<{ pending: PendingQuestion[] }>(token, 'GET', 'questions'),
+  approve: (id: string) => call<{ id: string; t: number }>(token, 'POST', `questions/${encodeURIComponent(id)}/approve`, {}),
+  reject: (id: string) => call<{ ok: boolean }>(token, 'POST', `questions/${encodeURIComponent(id)}/reject`, {}),
 });
 
 export type Api = ReturnType<typeof api>;
