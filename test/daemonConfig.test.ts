@@ -20,6 +20,16 @@ describe('daemon config', () => {
     expect(() => parseConfig({ outputs: ['irc'] }, 'c.json')).toThrow(/field 'outputs\.0'/);
   });
 
+  it('twitch: repeats remembered over 20 lines by default, 0 allows them; proactive interval may be 0', () => {
+    const t = parseConfig({ twitch: { channel: 'chan' } }, 'x').twitch!;
+    expect(t.noRepeatLines).toBe(20);
+    expect(t.proactiveIntervalS).toBe(60);
+    const open = parseConfig({ twitch: { channel: 'chan', noRepeatLines: 0, proactiveIntervalS: 0 } }, 'x').twitch!;
+    expect(open).toMatchObject({ noRepeatLines: 0, proactiveIntervalS: 0 });
+    expect(() => parseConfig({ twitch: { noRepeatLines: -1 } }, 'c.json')).toThrow(/field 'twitch\.noRepeatLines'/);
+    expect(() => parseConfig({ twitch: { noRepeatLines: 1.5 } }, 'c.json')).toThrow(/field 'twitch\.noRepeatLines'/);
+  });
+
   it('cocaster start with a bad config: one line, exit 2', async () => {
     const dir = tempDir();
     const file = join(dir, 'bad.json');

@@ -39,6 +39,18 @@ describe('output filter', () => {
     expect(f.apply('b')).toEqual(['b']);
     expect(f.apply('Goal!')).toEqual(['Goal!']);
   });
+
+  it('allows repeats with memory 0 (twitch.noRepeatLines: 0), remembers 20 lines by default', () => {
+    const f = new OutputFilter({ memory: 0 });
+    expect(f.apply('Goal!')).toEqual(['Goal!']);
+    expect(f.apply('Goal!')).toEqual(['Goal!']);
+    const d = new OutputFilter();
+    expect(d.apply('Goal!')).toEqual(['Goal!']);
+    for (let i = 0; i < 19; i++) d.apply(`line ${i}`);
+    expect(d.apply('Goal!')).toEqual([]);
+    d.apply('line 19');
+    expect(d.apply('Goal!')).toEqual(['Goal!']);
+  });
 });
 
 describe('chat rate limiter', () => {

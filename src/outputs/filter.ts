@@ -18,7 +18,7 @@ export interface FilterOptions {
   blocklist?: readonly string[];
   allowLinks?: boolean;
   allowMentions?: boolean;
-  /** How many recent lines count for "no identical repeats". */
+  /** How many recent lines count for "no identical repeats" (default 20); 0 allows repeats. */
   memory?: number;
 }
 
@@ -36,6 +36,9 @@ export function readBlocklistFile(path: string): string[] {
   return text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
 }
 
+/** Lines remembered for "no identical repeats" unless configured (twitch.noRepeatLines). */
+export const DEFAULT_REPEAT_MEMORY = 20;
+
 export class OutputFilter {
   private readonly maxLength: number;
   private readonly blocked: RegExp | undefined;
@@ -46,7 +49,7 @@ export class OutputFilter {
     this.maxLength = Math.min(opts.maxLength ?? CHAT_MAX_LENGTH, CHAT_MAX_LENGTH);
     const words = opts.blocklist ?? DEFAULT_BLOCKLIST;
     this.blocked = words.length ? new RegExp(`(?<![\\p{L}\\p{N}])(?:${words.map(escapeRe).join('|')})(?![\\p{L}\\p{N}])`, 'iu') : undefined;
-    this.memory = opts.memory ?? 20;
+    this.memory = Math.max(0, Math.floor(opts.memory ?? DEFAULT_REPEAT_MEMORY));
   }
 
   /** The messages to post for one line, in order: empty when the line must not go out. */
@@ -58,10 +61,12 @@ export class OutputFilter {
     text = text.replace(/\s+/g, ' ').trim().replace(/^[/.]+/, '').trim();
     if (!text) return [];
     if (this.blocked?.test(text)) return [];
-    const key = text.toLowerCase();
-    if (this.recent.includes(key)) return [];
-    this.recent.push(key);
-    if (this.recent.length > this.memory) this.recent.shift();
+    if (this.memory > 0) {
+      const key = text.toLowerCase();
+      if (this.recent.includes(key)) return [];
+      this.recent.push(key);
+      if (this.recent.length > this.memory) this.recent.shift();
+    }
     const parts = splitAtWords(text, this.maxLength);
     return this.opts.split === false ? parts.slice(0, 1) : parts;
   }

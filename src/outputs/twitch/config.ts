@@ -30,8 +30,13 @@ export const TwitchConfigSchema = z
     manualApproval: z.boolean().default(false),
     /** Post the model's own commentary to chat too (answers always go). */
     proactive: z.boolean().default(false),
-    /** Minimum seconds between two proactive lines in chat. */
-    proactiveIntervalS: z.number().min(10).max(3600).default(60),
+    /** Minimum seconds between two proactive lines in chat; 0 offers every line
+     * (the rate limiter still caps what goes out). */
+    proactiveIntervalS: z.number().min(0).max(3600).default(60),
+    /** An outgoing line identical (ignoring case) to one of the last this-many
+     * lines posted is dropped; 0 allows repeats. Twitch itself refuses a
+     * non-moderator's identical message within 30 s (msg_duplicate). */
+    noRepeatLines: z.number().int().min(0).max(1000).default(20),
     /** Links and @mentions are stripped from outgoing lines unless allowed. */
     allowLinks: z.boolean().default(false),
     allowMentions: z.boolean().default(false),

@@ -6,6 +6,11 @@ export const WINDOW_MS = 30_000;
 /** Fraction of Twitch's limit actually used: other clients of the same account
  * and clock skew between us and Twitch eat into it. */
 export const MARGIN = 0.75;
+/** Twitch counts a message when it arrives, we when we send it: network and
+ * event-loop jitter can bring two sends 30 s apart closer together on arrival,
+ * so a send holds its place in the window a little longer than 30 s. */
+export const JITTER_MS = 1_000;
+const HOLD_MS = WINDOW_MS + JITTER_MS;
 
 export interface RateLimiterOptions {
   /** Sends a message; the limiter has already counted it. */
@@ -23,7 +28,7 @@ interface Queued {
 export class ChatRateLimiter {
   private sentAt: number[] = [];
   private readonly queue: Queued[] = [];
-  private moderator = false;
+  private isModerator = false;
   private pausedUntil = 0;
   private timer: { cancel(): void } | undefined;
   private readonly now: () => number;
@@ -41,12 +46,16 @@ export class ChatRateLimiter {
 
   /** Messages allowed per window right now. */
   get limit(): number {
-    return Math.floor((this.moderator ? 100 : 20) * MARGIN);
+    return Math.floor((this.isModerator ? 100 : 20) * MARGIN);
+  }
+
+  get moderator(): boolean {
+    return this.isModerator;
   }
 
   /** Learned from USERSTATE badges; a demotion takes effect at once. */
   setModerator(isMod: boolean): void {
-    this.moderator = isMod;
+    this.isModerator = isMod;
     this.pump();
   }
 
@@ -79,14 +88,14 @@ export class ChatRateLimiter {
   private pump(): void {
     const now = this.now();
     if (now < this.pausedUntil) return this.schedule(this.pausedUntil - now);
-    this.sentAt = this.sentAt.filter((t) => now - t < WINDOW_MS);
+    this.sentAt = this.sentAt.filter((t) => now - t < HOLD_MS);
     while (this.queue.length && this.sentAt.length < this.limit) {
       const next = this.queue.shift()!;
       this.sentAt.push(now);
       this.sent++;
       this.opts.send(next.text, next.replyTo);
     }
-    if (this.queue.length) this.schedule(this.sentAt[0]! + WINDOW_MS - now);
+    if (this.queue.length) this.schedule(this.sentAt[0]! + HOLD_MS - now);
   }
 
   private schedule(ms: number): void {

@@ -28,6 +28,10 @@ export interface TwitchCounters {
   questionsDenied: number;
   questionsLimited: number;
   controlDenied: number;
+  /** Lines (answers and commentary) handed to the chat filter. */
+  linesOffered: number;
+  /** Lines the filter dropped whole (blocked, a repeat, nothing left). */
+  droppedFiltered: number;
   messagesOut: number;
 }
 
@@ -45,10 +49,10 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
     activate: ({ bus, control, logger }) => {
       const counters: TwitchCounters = {
         messagesIn: 0, droppedOversized: 0, droppedEmpty: 0, droppedFlood: 0, questionsOffered: 0,
-        questionsAccepted: 0, questionsDenied: 0, questionsLimited: 0, controlDenied: 0, messagesOut: 0,
+        questionsAccepted: 0, questionsDenied: 0, questionsLimited: 0, controlDenied: 0, linesOffered: 0, droppedFiltered: 0, messagesOut: 0,
       };
       const blocklist = [...DEFAULT_BLOCKLIST, ...(config.blocklistFile ? readBlocklistFile(config.blocklistFile) : [])];
-      const filter = new OutputFilter({ blocklist, allowLinks: config.allowLinks, allowMentions: config.allowMentions });
+      const filter = new OutputFilter({ blocklist, allowLinks: config.allowLinks, allowMentions: config.allowMentions, memory: config.noRepeatLines });
       const gate = new QuestionGate({
         userCooldownMs: config.userCooldownS * 1000, perMinute: config.questionsPerMinute,
         queueSize: config.queueSize, manualApproval: config.manualApproval,
@@ -78,7 +82,10 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
 
       const post = (line: string, parent: string | undefined) => {
         if (!chat.canPost) return;
-        for (const part of filter.apply(line)) limiter.enqueue(part, parent);
+        counters.linesOffered++;
+        const parts = filter.apply(line);
+        if (!parts.length) counters.droppedFiltered++;
+        for (const part of parts) limiter.enqueue(part, parent);
       };
 
       const ask = (text: string, asker: string, messageId: string | undefined) => {
@@ -142,10 +149,11 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
         {
           dispose: async () => {
             opts.moderation.current = undefined;
+            const queuedOutgoing = limiter.queued;
             limiter.dispose();
             await chat.close();
             // One summary line: what a broadcaster (and the flood test) wants to know.
-            logger.info(`twitch: summary ${JSON.stringify({ ...counters, droppedOutgoing: limiter.dropped })}`);
+            logger.info(`twitch: summary ${JSON.stringify({ ...counters, droppedOutgoing: limiter.dropped, queuedOutgoing, moderator: limiter.moderator })}`);
           },
         },
       ];
