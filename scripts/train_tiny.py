@@ -66,8 +66,7 @@ def cmd_data(a):
 
 def cmd_extra(a):
     for d in match_dirs(TRAIN_DIR):
-        if not os.path.exists(os.path.join(d, "dialogues_extra.json")):
-            make_extra_dialogues(d, a.draws)
+        make_extra_dialogues(d, a.draws, a.dense, a.dense_rate)
     log("extra dialogues done")
 
 
@@ -151,38 +150,55 @@ def encoder_eval(model, x, tg, bs=256):
     return res
 
 
+SYNTH_HEADS = ("score_h", "score_a", "name_h", "name_a", "colour_h", "colour_a",
+               "l0_h", "l1_h", "l2_h", "l0_a", "l1_a", "l2_a")
+
+
 def cmd_encoder(a):
-    rng = random.Random(0)
-    torch.manual_seed(0)
+    rng = random.Random(a.seed)
+    torch.manual_seed(a.seed)
+    np.random.seed(a.seed)
     cfg = model_config(16)
     tdirs = match_dirs(TRAIN_DIR)
     vdirs = match_dirs(VAL_DIR)[:10]
     log(f"encoder: {len(tdirs)} train matches")
     x, tg = load_frame_set(tdirs, a.stride, rng)
     vx, vtg = load_frame_set(vdirs, 4, random.Random(1))
+    sx = None
+    if a.synth:
+        from tiny.synth import synth
+        sx, stg = synth(a.synth // 100, 100, a.seed)
+        stg = {k: torch.from_numpy(v) for k, v in stg.items()}
+        log(f"synthetic frames {len(sx)}")
     log(f"frames train {len(x)} val {len(vx)}")
     model = EncoderWithHeads(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01)
     step = 0
     if a.resume and os.path.exists(ENC_CKPT):
         ck = torch.load(ENC_CKPT)
-        model.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step = ck["step"]
+        model.load_state_dict(ck["model"])
+        log(f"resumed encoder weights (step {ck['step']}); fresh schedule")
     t0 = time.time()
     total_steps = a.steps
     while step < total_steps and time.time() - t0 < a.minutes * 60:
-        lr = a.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total_steps)))
+        lr = a.lr * min(1.0, (step + 1) / 30) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total_steps)))
         for g in opt.param_groups:
             g["lr"] = lr
-        idx = np.sort(np.random.randint(0, len(x), a.bs))
+        nb = a.bs if sx is None else a.bs // 2
+        idx = np.sort(np.random.randint(0, len(x), nb))
         out = model(pixels(x[idx]))
         loss = head_loss(out, {k: v[idx] for k, v in tg.items()})
+        if sx is not None:
+            sidx = np.sort(np.random.randint(0, len(sx), a.bs - nb))
+            so = model(pixels(sx[sidx]))
+            loss = loss + sum(F.cross_entropy(so[k], stg[k][sidx]) for k in SYNTH_HEADS)
         opt.zero_grad(); loss.backward(); opt.step()
         step += 1
         if step % 25 == 0:
             log(f"enc step {step} loss {loss.item():.3f} lr {lr:.2e} {(time.time() - t0) / 60:.1f} min")
         if step % 200 == 0:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cfg": cfg.to_dict()}, ENC_CKPT)
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cfg": cfg.to_dict()}, ENC_CKPT)
+            torch.save({"model": model.state_dict(), "step": step, "cfg": cfg.to_dict()}, ENC_CKPT)
+    torch.save({"model": model.state_dict(), "step": step, "cfg": cfg.to_dict()}, ENC_CKPT)
     res = encoder_eval(model, vx, vtg)
     log("encoder val: " + " ".join(f"{k}={v:.3f}" for k, v in res.items()))
     with open(os.path.join(RUNS, "encoder_val.json"), "w") as f:
@@ -263,14 +279,18 @@ class MatchSet:
             self.feats[d] = torch.from_numpy(f.reshape(-1, f.shape[-1]))
             self.draws[d] = dialogue_draws(d)
 
-    def sample(self, rng: random.Random, crop_p: float):
+    def sample(self, rng: random.Random, full_p: float, wmin: int, wmax: int):
+        """A whole match (prob full_p) or a window of wmin..wmax frames that starts
+        like a fresh stream (start_ids) at a random frame."""
         d = rng.choice(self.dirs)
         turns = rng.choice(self.draws[d])
         n = self.feats[d].shape[0] // self.k
-        first = 0
-        if rng.random() < crop_p:
-            first = rng.randrange(0, n - 60)
-        ids, fidx, lab, kind = self.b.build(turns, n, first=first)
+        first, last = 0, n
+        if rng.random() >= full_p:
+            w = rng.randint(wmin, wmax)
+            first = rng.randrange(0, n - w + 1)
+            last = first + w
+        ids, fidx, lab, kind = self.b.build(turns, n, first=first, last=last)
         return d, ids, fidx, lab, kind
 
 
@@ -313,26 +333,31 @@ def cmd_decoder(a):
     n_con = sum(p.numel() for p in model.connector.parameters())
     log(f"decoder params {n_dec / 1e6:.2f} M, connector {n_con / 1e6:.3f} M")
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.05)
-    step, rng = 0, random.Random(a.seed)
+    step, rng, ck = 0, random.Random(a.seed), {}
     if a.resume and os.path.exists(DEC_CKPT):
         ck = torch.load(DEC_CKPT)
         model.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step = ck["step"]
         rng = random.Random(a.seed + step)
         log(f"resumed at step {step}")
+    from tiny import fastattn
+    fastattn.enable()
     t0 = time.time()
     budget = a.minutes * 60
     ema = None
 
     def save():
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cfg": cfg.to_dict()}, DEC_CKPT)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cfg": cfg.to_dict(),
+                    "elapsed": elapsed + time.time() - t0}, DEC_CKPT)
 
-    while step < a.steps and time.time() - t0 < budget:
-        lr = a.lr * min(1.0, (step + 1) / a.warmup)
-        lr = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / a.steps))))
+    elapsed = ck.get("elapsed", 0.0) if a.resume and os.path.exists(DEC_CKPT) else 0.0
+    total = a.total_minutes * 60
+    while time.time() - t0 < budget:
+        prog = min(1.0, (elapsed + time.time() - t0) / total)
+        lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * prog)))
         for g in opt.param_groups:
             g["lr"] = lr
-        d, ids, fidx, lab, kind = train.sample(rng, a.crop)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+        d, ids, fidx, lab, kind = train.sample(rng, a.full_p, a.wmin, a.wmax)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
             sl, ll, st = seq_loss(model, train.feats[d], ids, fidx, lab, kind, a.speak_w)
         loss = sl + ll
         opt.zero_grad()
@@ -344,7 +369,7 @@ def cmd_decoder(a):
         ema = cur if ema is None else 0.95 * ema + 0.05 * cur
         if step % 10 == 0:
             log(f"step {step} len {len(ids)} stream {ema[0]:.4f} lm {ema[1]:.4f} sil {st[0]}/{st[1]} spk {st[2]}/{st[3]} "
-                f"lr {lr:.2e} {(time.time() - t0) / 60:.1f} min")
+                f"lr {lr:.2e} prog {prog:.3f} {(time.time() - t0) / 60:.1f} min")
         if step % a.save_every == 0:
             save()
         if step % a.val_every == 0:
@@ -360,7 +385,7 @@ def validate(model, val: MatchSet, a):
     tot = np.zeros(2); stats = np.zeros(4)
     for d in val.dirs:
         ids, fidx, lab, kind = val.b.build(val.draws[d][0], val.feats[d].shape[0] // val.k)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
             sl, ll, st = seq_loss(model, val.feats[d], ids, fidx, lab, kind, 1.0)
         tot += [sl.item(), ll.item()]; stats += st
     tot /= len(val.dirs)
@@ -392,6 +417,20 @@ def cmd_export(a):
                   encoder=enc, decoder=dec, cfg=cfg, tok=tok, tokens=dict(DEFAULT_TOKENS), layout=DEFAULT_LAYOUT,
                   threshold=a.threshold, max_new_tokens=a.max_new_tokens, max_context=a.max_context, fps=FPS,
                   mean=MEAN, std=STD)
+    # Demo video: two held-out validation matches (never trained on), native 256 px render, crf 28.
+    demo = os.path.join(OUT, "demo.mp4")
+    seeds = [os.path.join(VAL_DIR, str(x), "match.mp4") for x in a.demo_seeds.split(",")]
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *sum((["-i", x] for x in seeds), []), "-filter_complex",
+                    "".join(f"[{i}:v]" for i in range(len(seeds))) + f"concat=n={len(seeds)}:v=1:a=0[v]",
+                    "-map", "[v]", "-c:v", "libx264", "-crf", "28", "-preset", "slow", "-pix_fmt", "yuv420p",
+                    "-movflags", "+faststart", demo], check=True)
+    from cocaster_model.export import sha256
+    with open(os.path.join(OUT, "model.json")) as f:
+        manifest = json.load(f)
+    manifest["demo"] = {"path": "demo.mp4", "sha256": sha256(demo)}
+    with open(os.path.join(OUT, "model.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
     log(f"exported step {step}: encoder {n_enc / 1e6:.3f} M, decoder {n_dec / 1e6:.3f} M params -> {OUT}")
 
 
@@ -401,19 +440,24 @@ def main():
     p = sub.add_parser("data"); p.add_argument("--train", default="0:400"); p.add_argument("--val", default="90000:90020")
     p.add_argument("--jobs", type=int, default=2)
     p = sub.add_parser("extra"); p.add_argument("--draws", type=int, default=3)
+    p.add_argument("--dense", type=int, default=2); p.add_argument("--dense_rate", type=float, default=5.0)
     p = sub.add_parser("tokenizer"); p.add_argument("--vocab", type=int, default=1536)
     p = sub.add_parser("encoder"); p.add_argument("--minutes", type=float, default=10); p.add_argument("--steps", type=int, default=600)
     p.add_argument("--bs", type=int, default=48); p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--stride", type=int, default=3); p.add_argument("--resume", action="store_true")
+    p.add_argument("--synth", type=int, default=0, help="synthetic random-team frames"); p.add_argument("--seed", type=int, default=0)
     sub.add_parser("cache")
     p = sub.add_parser("decoder"); p.add_argument("--minutes", type=float, default=40); p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--lr", type=float, default=2e-3); p.add_argument("--warmup", type=int, default=60)
-    p.add_argument("--speak_w", type=float, default=3.0); p.add_argument("--crop", type=float, default=0.25)
+    p.add_argument("--speak_w", type=float, default=3.0); p.add_argument("--full_p", type=float, default=0.3)
+    p.add_argument("--wmin", type=int, default=100); p.add_argument("--wmax", type=int, default=200)
+    p.add_argument("--total_minutes", type=float, default=45, help="length of the cosine schedule (over resumes)")
     p.add_argument("--bf16", type=int, default=1); p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save_every", type=int, default=50); p.add_argument("--val_every", type=int, default=200)
     p.add_argument("--resume", action="store_true")
     p = sub.add_parser("export"); p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--max_new_tokens", type=int, default=32); p.add_argument("--max_context", type=int, default=3072)
+    p.add_argument("--demo_seeds", default="90001,90002")
     a = ap.parse_args()
     globals()["cmd_" + a.cmd](a)
 

@@ -206,18 +206,29 @@ def dialogue_draws(d: str) -> list[list[dict]]:
     """Turn lists of a match: the dataset's own dialogue plus extra draws."""
     with open(os.path.join(d, "dialogue.json")) as f:
         draws = [json.load(f)["turns"]]
-    extra = os.path.join(d, "dialogues_extra.json")
-    if os.path.exists(extra):
-        with open(extra) as f:
-            draws += json.load(f)
+    for name in ("dialogues_extra.json", "dialogues_dense.json"):
+        extra = os.path.join(d, name)
+        if os.path.exists(extra):
+            with open(extra) as f:
+                draws += json.load(f)
     return draws
 
 
-def make_extra_dialogues(d: str, n: int) -> None:
+def make_extra_dialogues(d: str, n: int, dense: int = 0, dense_rate: float = 5.0) -> None:
+    """n extra draws at the normal question rate (1.5/min) and `dense` draws with
+    dense_rate questions per minute (more Q&A supervision per frame)."""
     from arena.dialogue import make_dialogue
     from arena.world import simulate_match
     seed = int(os.path.basename(d))
-    m = simulate_match(seed)
-    draws = [make_dialogue(m, random.Random(seed * 7919 + 17 + 1000003 * (j + 1))) for j in range(n)]
-    with open(os.path.join(d, "dialogues_extra.json"), "w") as f:
-        json.dump(draws, f)
+    m = None
+    if n and not os.path.exists(os.path.join(d, "dialogues_extra.json")):
+        m = m or simulate_match(seed)
+        draws = [make_dialogue(m, random.Random(seed * 7919 + 17 + 1000003 * (j + 1))) for j in range(n)]
+        with open(os.path.join(d, "dialogues_extra.json"), "w") as f:
+            json.dump(draws, f)
+    if dense and not os.path.exists(os.path.join(d, "dialogues_dense.json")):
+        m = m or simulate_match(seed)
+        draws = [make_dialogue(m, random.Random(seed * 7919 + 17 + 7000003 * (j + 1)), questions_per_min=dense_rate)
+                 for j in range(dense)]
+        with open(os.path.join(d, "dialogues_dense.json"), "w") as f:
+            json.dump(draws, f)

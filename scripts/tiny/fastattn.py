@@ -1,0 +1,52 @@
+"""Training-only attention: same math as cocaster_model.model.Attention.forward (empty
+past, causal mask), computed in bf16 with a boolean mask to cut the S x S traffic.
+Export and LiveReference use the original forward."""
+import math
+
+import torch
+
+from cocaster_model.model import Attention, Decoder, rotate_half
+
+_orig_attn = Attention.forward
+_orig_dec = Decoder.forward
+
+
+def _attn(self, x, cos, sin, mask, past_k, past_v):
+    if past_k.shape[2] != 0 or not isinstance(mask, tuple):
+        return _orig_attn(self, x, cos, sin, mask, past_k, past_v)
+    causal = mask[1]
+    b, s, _ = x.shape
+    q = self.q(x).view(b, s, self.h, self.dh).transpose(1, 2)
+    k = self.k(x).view(b, s, self.hkv, self.dh).transpose(1, 2)
+    v = self.v(x).view(b, s, self.hkv, self.dh).transpose(1, 2)
+    q = q * cos + rotate_half(q) * sin
+    k = k * cos + rotate_half(k) * sin
+    g = self.h // self.hkv
+    kr = k.repeat_interleave(g, dim=1)
+    vr = v.repeat_interleave(g, dim=1)
+    scores = torch.matmul(q * (1.0 / math.sqrt(self.dh)), kr.transpose(2, 3))
+    scores = scores.masked_fill(causal, float("-inf"))
+    probs = torch.softmax(scores, dim=-1).to(vr.dtype)
+    out = torch.matmul(probs, vr)
+    out = out.transpose(1, 2).reshape(b, s, self.h * self.dh)
+    return self.o(out), k, v
+
+
+def _dec(self, inputs_embeds, attention_mask, position_ids, past):
+    if past[0][0].shape[2] != 0 or not torch.is_grad_enabled():
+        return _orig_dec(self, inputs_embeds, attention_mask, position_ids, past)
+    s = inputs_embeds.shape[1]
+    freqs = position_ids.unsqueeze(-1).float() * self.inv_freq
+    emb = torch.cat([freqs, freqs], dim=-1)
+    cos, sin = emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)
+    causal = torch.ones(s, s, dtype=torch.bool).triu(1)
+    x, present = inputs_embeds, []
+    for block, (pk, pv) in zip(self.blocks, past):
+        x, k, v = block(x, cos, sin, ("fast", causal), pk, pv)
+        present.append((k, v))
+    return self.lm_head(self.norm(x)), present
+
+
+def enable():
+    Attention.forward = _attn
+    Decoder.forward = _dec

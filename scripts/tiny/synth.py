@@ -1,0 +1,56 @@
+"""Synthetic encoder pre-training frames: real arena matches re-rendered with random
+team names / kit colours, so the encoder learns to read any 3-letter abbreviation
+(the 200-odd real training matches hold too few distinct teams). Frames go through
+libx264 (crf 23, like arena.render) and the runtime's decode filter."""
+from __future__ import annotations
+
+import random
+import subprocess
+
+import numpy as np
+
+from arena.dataset import frame_labels
+from arena.render import Renderer
+from arena.world import PALETTE, TEAM_NAMES, pick_teams, simulate_match
+
+from .common import COLOURS, HEADS, LETTERS
+
+
+def synth(n_clips: int, per_clip: int, seed: int, match_seeds=range(50000, 50006)):
+    rng = random.Random(seed)
+    matches = [simulate_match(s) for s in match_seeds]
+    frames, rows = [], []
+    for c in range(n_clips):
+        m = rng.choice(matches)
+        orig = m.teams
+        m.teams = pick_teams(rng)
+        r = Renderer(m, (256, 256))
+        ts = sorted(rng.uniform(0, m.duration - 0.3) for _ in range(per_clip))
+        raw = b"".join(r.frame(t).tobytes() for t in ts)
+        enc = subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "256x256",
+                              "-r", "10", "-i", "-", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
+                              "-pix_fmt", "yuv420p", "-f", "mp4", "-movflags", "frag_keyframe+empty_moov", "pipe:1"],
+                             input=raw, capture_output=True, check=True).stdout
+        vf = ("scale=128:128:force_original_aspect_ratio=decrease:flags=bilinear,"
+              "pad=128:128:(ow-iw)/2:(oh-ih)/2:color=black")
+        dec = subprocess.run(["ffmpeg", "-v", "error", "-i", "pipe:0", "-an", "-vf", vf, "-pix_fmt", "rgb24",
+                              "-f", "rawvideo", "pipe:1"], input=enc, capture_output=True, check=True).stdout
+        fr = np.frombuffer(dec, dtype=np.uint8).reshape(-1, 128, 128, 3)[:per_clip]
+        frames.append(fr)
+        for t in ts[:len(fr)]:
+            st = m.state_at(t)
+            rows.append((st, m.teams))
+        m.teams = orig
+    x = np.concatenate(frames)
+    n = len(x)
+    tg = {k: np.zeros(n, dtype=np.int64) for k, v in HEADS.items() if v}
+    tg["ball"] = np.zeros((n, 2), dtype=np.float32)
+    mask = {k: 1.0 for k in HEADS}
+    for i, (st, teams) in enumerate(rows):
+        tg["score_h"][i], tg["score_a"][i] = min(st.score[0], 9), min(st.score[1], 9)
+        for side, tm in zip("ha", teams):
+            tg[f"name_{side}"][i] = TEAM_NAMES.index(tm["name"])
+            tg[f"colour_{side}"][i] = COLOURS.index(tm["colour"])
+            for j in range(3):
+                tg[f"l{j}_{side}"][i] = LETTERS.index(tm["abbr"][j].upper())
+    return x, tg
