@@ -34,10 +34,11 @@ describe.skipIf(!hasObs)('obs-stream source against a real OBS', () => {
     const frames: SourceFrame[] = [];
     for await (const f of source.frames()) {
       frames.push(f);
-      if (frames.length >= 6) break;
+      if (frames.length >= 12) break;
     }
     await source.close();
-    expect(new Set(frames.map((f) => Buffer.from(f.rgb).toString('base64'))).size).toBeGreaterThanOrEqual(5);
+    // A loaded encoder may repeat a frame now and then (ffmpeg's fps filter fills gaps); the picture must still move.
+    expect(new Set(frames.map((f) => Buffer.from(f.rgb).toString('base64'))).size).toBeGreaterThanOrEqual(6);
     expect((await conn.call('GetRecordStatus')).outputActive).toBe(false);
     expect(await userProfile()).toEqual(before);
   }, 90_000);
