@@ -1,16 +1,19 @@
 """Train the embedded default model models/cocaster-tiny/ on the arena world (CPU).
 
-    /usr/bin/python3 scripts/train_tiny.py data      [--train 0:400] [--val 90000:90020] [--jobs 2]
-    /usr/bin/python3 scripts/train_tiny.py extra     [--draws 3]      # extra dialogue draws per match
+    /usr/bin/python3 scripts/train_tiny.py data      [--train 0:380] [--val 90000:90020] [--jobs 2]
+    /usr/bin/python3 scripts/train_tiny.py extra     [--draws 3] [--dense 2]   # extra dialogue draws per match
     /usr/bin/python3 scripts/train_tiny.py tokenizer [--vocab 1536]
-    /usr/bin/python3 scripts/train_tiny.py encoder   [--minutes 10] [--resume]
-    /usr/bin/python3 scripts/train_tiny.py cache                      # frozen encoder features
-    /usr/bin/python3 scripts/train_tiny.py decoder   [--minutes 40] [--resume]
+    cd scripts && /usr/bin/python3 -m tiny.synth --parts 0:8 --out ../data/synth   # re-rendered random teams
+    cd scripts && /usr/bin/python3 -m tiny.ood --clips 320 --out ../data/ood   # out-of-domain clips
+    /usr/bin/python3 scripts/train_tiny.py encoder   [--minutes 15] [--steps 1200] [--resume]   # the reader
+    /usr/bin/python3 scripts/train_tiny.py cache                      # frozen reader features
+    /usr/bin/python3 scripts/train_tiny.py decoder   [--minutes 60] [--total_minutes 60] [--resume]
+    cd scripts && /usr/bin/python3 -m arena.dataset --seeds 90100:90102 --out ../data/demo
     /usr/bin/python3 scripts/train_tiny.py export    [--threshold T]
-    /usr/bin/python3 scripts/tiny/eval_py.py ...                      # Python reference eval
 
 Everything scratch goes to data/ (matches) and runs/ (tokenizer, checkpoints,
-logs); both are git-ignored. Seeds >= 100000 are never used here.
+logs); both are git-ignored. Seeds >= 100000 are never used here. Every step is
+resumable or skips work already done; run them with nohup in the background.
 """
 from __future__ import annotations
 
@@ -30,15 +33,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tiny.common import (DATA, DEC_CFG, ENC_CFG, FPS, HEADS, IGNORE, MEAN, RUNS, SCRIPTS, STD, TOK_DIR,  # noqa: E402
+from tiny.common import (DATA, DEC_CFG, ENC_CFG, FPS, HEADS, IGNORE, LETTERS, MEAN, lexicon, NAME_OF_ABBR, RUNS, SCRIPTS, STD, TOK_DIR,  # noqa: E402
                          TRAIN_DIR, VAL_DIR, SeqBuilder, dialogue_draws, frame_targets, load_tokenizer,
                          make_extra_dialogues, match_dirs, model_config)
 from cocaster_model.layout import DEFAULT_LAYOUT, DEFAULT_TOKENS, SYSTEM_PROMPT  # noqa: E402
-from cocaster_model.model import Decoder, FrameEncoder, ModelConfig  # noqa: E402
+from arena.world import TEAM_NAMES  # noqa: E402
+from cocaster_model.model import Decoder, ModelConfig  # noqa: E402
 from cocaster_model.tokenizer import train_bpe  # noqa: E402
 
 torch.set_num_threads(2)
-ENC_CKPT = os.path.join(RUNS, "encoder.pt")
+ENC_CKPT = os.path.join(RUNS, "reader.pt")
 DEC_CKPT = os.path.join(RUNS, "decoder.pt")
 OUT = os.path.join(os.path.dirname(SCRIPTS), "models", "cocaster-tiny")
 
@@ -94,27 +98,25 @@ def cmd_tokenizer(a):
         f"speak {layout.self_speak_ids()} interval {layout.interval}")
 
 
-# ------------------------------------------------------------------ encoder
-class EncoderWithHeads(nn.Module):
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.enc = FrameEncoder(cfg)
-        dim = cfg.tokens_per_frame * self.enc.width
-        self.norm = nn.LayerNorm(dim)
-        self.heads = nn.ModuleDict({k: nn.Linear(dim, v if v else 2) for k, v in HEADS.items()})
-
-    def forward(self, x):
-        z = self.norm(self.enc.tokens(x).flatten(1))
-        return {k: h(z) for k, h in self.heads.items()}
+# ------------------------------------------------------------------ encoder (the reader)
+SYNTH_DIR = os.path.join(DATA, "synth")
+OOD_DIR = os.path.join(DATA, "ood")
+# Heads a synthetic re-rendered frame has labels for (the rest of its state is not tracked).
+SYNTH_HEADS = ("arena", "score_h", "score_a", "name_h", "name_a", "colour_h", "colour_a",
+               "l0_h", "l1_h", "l2_h", "l0_a", "l1_a", "l2_a")
 
 
-def head_loss(out, tg):
+def head_loss(out, tg, mask):
+    """Sum over heads of the mean loss over the frames that have that label."""
     loss = 0.0
     for k, v in HEADS.items():
+        m = mask[k]
+        if not m.any():
+            continue
         if v:
-            loss = loss + F.cross_entropy(out[k], tg[k])
+            loss = loss + F.cross_entropy(out[k][m], tg[k][m])
         else:
-            loss = loss + 5.0 * F.mse_loss(out[k], tg[k])
+            loss = loss + 5.0 * F.mse_loss(out[k][m], tg[k][m])
     return loss
 
 
@@ -131,127 +133,177 @@ def load_frame_set(dirs, stride, rng):
         xs.append(np.asarray(fr[idx]))
         for k in HEADS:
             tgs[k].append(tg[k][idx])
-    return np.concatenate(xs), {k: torch.from_numpy(np.concatenate(v)) for k, v in tgs.items()}
+    return np.concatenate(xs), {k: np.concatenate(v) for k, v in tgs.items()}
+
+
+def load_synth():
+    """Re-rendered frames with random teams (tiny/synth.py); names from the letters."""
+    xs, tgs = [], {k: [] for k in SYNTH_HEADS}
+    for p in sorted(glob.glob(os.path.join(SYNTH_DIR, "*.npz"))):
+        z = np.load(p)
+        xs.append(z["x"])
+        n = len(z["x"])
+        for k in SYNTH_HEADS:
+            if k == "arena":
+                tgs[k].append(np.ones(n, dtype=np.int64))
+            elif k.startswith("name_"):
+                side = k[-1]
+                abbr = ["".join(LETTERS[z[f"l{j}_{side}"][i]] for j in range(3)) for i in range(n)]
+                tgs[k].append(np.array([NAME_OF_ABBR.get(a, -1) for a in abbr], dtype=np.int64))  # -1: no such team
+            else:
+                tgs[k].append(z[k].astype(np.int64))
+    return np.concatenate(xs), {k: np.concatenate(v) for k, v in tgs.items()}
+
+
+def load_ood():
+    z = np.load(os.path.join(OOD_DIR, "ood.npz"))
+    return z["x"], z["lengths"]
+
+
+def full_targets(n, part: dict, keys):
+    """Targets for all heads with a mask of the ones this frame set has."""
+    tg, mask = {}, {}
+    for k, v in HEADS.items():
+        if k in keys:
+            tg[k] = torch.from_numpy(part[k])
+            mask[k] = tg[k] >= 0 if v else torch.ones(n, dtype=torch.bool)
+            tg[k] = tg[k].clamp(min=0) if v else tg[k]
+        else:
+            tg[k] = torch.zeros((n, 2), dtype=torch.float32) if not v else torch.zeros(n, dtype=torch.long)
+            mask[k] = torch.zeros(n, dtype=torch.bool)
+    return tg, mask
 
 
 @torch.no_grad()
-def encoder_eval(model, x, tg, bs=256):
+def encoder_eval(model, x, tg, mask, bs=256):
     model.eval()
-    outs = {k: [] for k in HEADS}
+    outs = {k: [] for k in list(HEADS) + ["lex_h", "lex_a"]}
     for i in range(0, len(x), bs):
         o = model(pixels(x[i:i + bs]))
-        for k in HEADS:
+        o["lex_h"], o["lex_a"] = model.name_logits(o, "h"), model.name_logits(o, "a")
+        for k in outs:
             outs[k].append(o[k])
     res = {}
+    for side in "ha":
+        m = mask[f"name_{side}"]
+        if m.any():
+            res[f"lex_{side}"] = float((torch.cat(outs[f"lex_{side}"])[m].argmax(-1) == tg[f"name_{side}"][m]).float().mean())
     for k, v in HEADS.items():
-        o = torch.cat(outs[k])
-        res[k] = float((o.argmax(-1) == tg[k]).float().mean()) if v else float((o - tg[k]).abs().mean())
+        m = mask[k]
+        if not m.any():
+            continue
+        o = torch.cat(outs[k])[m]
+        res[k] = float((o.argmax(-1) == tg[k][m]).float().mean()) if v else float((o - tg[k][m]).abs().mean())
     model.train()
     return res
 
 
-SYNTH_HEADS = ("score_h", "score_a", "name_h", "name_a", "colour_h", "colour_a",
-               "l0_h", "l1_h", "l2_h", "l0_a", "l1_a", "l2_a")
-
-
 def cmd_encoder(a):
+    from tiny.reader import Reader
     rng = random.Random(a.seed)
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
-    cfg = model_config(16)
+    # Validation: the 10 newest training matches (rendered by the current renderer), held out here.
     tdirs = match_dirs(TRAIN_DIR)
-    vdirs = match_dirs(VAL_DIR)[:10]
-    log(f"encoder: {len(tdirs)} train matches")
+    tdirs, vdirs = tdirs[:-10], tdirs[-10:]
     x, tg = load_frame_set(tdirs, a.stride, rng)
     vx, vtg = load_frame_set(vdirs, 4, random.Random(1))
-    sx = None
-    if a.synth:
-        from tiny.synth import synth
-        sx, stg = synth(a.synth // 100, 100, a.seed)
-        stg = {k: torch.from_numpy(v) for k, v in stg.items()}
-        log(f"synthetic frames {len(sx)}")
-    log(f"frames train {len(x)} val {len(vx)}")
-    model = EncoderWithHeads(cfg)
+    sx, stg = load_synth()
+    ox, olen = load_ood()
+    n_val_ood = int(olen[-len(olen) // 10:].sum())        # last tenth of the clips: validation
+    ovx, ox = ox[-n_val_ood:], ox[:-n_val_ood]
+    sets = [(x, *full_targets(len(x), tg, HEADS)), (sx, *full_targets(len(sx), stg, SYNTH_HEADS)),
+            (ox, *full_targets(len(ox), {"arena": np.zeros(len(ox), dtype=np.int64)}, ("arena",)))]
+    share = (a.bs // 2, a.bs * 5 // 16, a.bs - a.bs // 2 - a.bs * 5 // 16)
+    log(f"reader: frames real {len(x)} synth {len(sx)} ood {len(ox)}; val real {len(vx)} ood {len(ovx)}")
+    model = Reader(HEADS, lexicon())
+    log(f"reader params {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01)
     step = 0
     if a.resume and os.path.exists(ENC_CKPT):
         ck = torch.load(ENC_CKPT)
-        model.load_state_dict(ck["model"])
-        log(f"resumed encoder weights (step {ck['step']}); fresh schedule")
+        model.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step = ck["step"]
+        log(f"resumed reader at step {step}")
     t0 = time.time()
-    total_steps = a.steps
-    while step < total_steps and time.time() - t0 < a.minutes * 60:
-        lr = a.lr * min(1.0, (step + 1) / 30) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total_steps)))
+
+    def save():
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step}, ENC_CKPT)
+
+    while step < a.steps and time.time() - t0 < a.minutes * 60:
+        lr = a.lr * min(1.0, (step + 1) / 50) * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
         for g in opt.param_groups:
             g["lr"] = lr
-        nb = a.bs if sx is None else a.bs // 2
-        idx = np.sort(np.random.randint(0, len(x), nb))
-        out = model(pixels(x[idx]))
-        loss = head_loss(out, {k: v[idx] for k, v in tg.items()})
-        if sx is not None:
-            sidx = np.sort(np.random.randint(0, len(sx), a.bs - nb))
-            so = model(pixels(sx[sidx]))
-            loss = loss + sum(F.cross_entropy(so[k], stg[k][sidx]) for k in SYNTH_HEADS)
+        xb, tb, mb = [], {k: [] for k in HEADS}, {k: [] for k in HEADS}
+        for (sx_, stg_, smask), nb in zip(sets, share):
+            idx = np.sort(np.random.randint(0, len(sx_), nb))
+            xb.append(sx_[idx])
+            for k in HEADS:
+                tb[k].append(stg_[k][idx]); mb[k].append(smask[k][idx])
+        out = model(pixels(np.concatenate(xb)))
+        loss = head_loss(out, {k: torch.cat(v) for k, v in tb.items()}, {k: torch.cat(v) for k, v in mb.items()})
         opt.zero_grad(); loss.backward(); opt.step()
         step += 1
         if step % 25 == 0:
             log(f"enc step {step} loss {loss.item():.3f} lr {lr:.2e} {(time.time() - t0) / 60:.1f} min")
         if step % 200 == 0:
-            torch.save({"model": model.state_dict(), "step": step, "cfg": cfg.to_dict()}, ENC_CKPT)
-    torch.save({"model": model.state_dict(), "step": step, "cfg": cfg.to_dict()}, ENC_CKPT)
-    res = encoder_eval(model, vx, vtg)
-    log("encoder val: " + " ".join(f"{k}={v:.3f}" for k, v in res.items()))
+            save()
+    save()
+    res = encoder_eval(model, vx, *full_targets(len(vx), vtg, HEADS))
+    ores = encoder_eval(model, ovx, *full_targets(len(ovx), {"arena": np.zeros(len(ovx), dtype=np.int64)}, ("arena",)))
+    res["arena_on_ood"] = ores["arena"]
+    log("reader val: " + " ".join(f"{k}={v:.3f}" for k, v in res.items()))
     with open(os.path.join(RUNS, "encoder_val.json"), "w") as f:
-        json.dump({"step": step, "val_frames": len(vx), "metrics": res}, f, indent=1)
+        json.dump({"step": step, "val_frames": len(vx), "val_ood_frames": len(ovx), "metrics": res}, f, indent=1)
 
 
-def load_encoder(cfg: ModelConfig) -> FrameEncoder:
-    ck = torch.load(ENC_CKPT)
-    enc = FrameEncoder(cfg)
-    sd = {k[4:]: v for k, v in ck["model"].items() if k.startswith("enc.") and not k.startswith("enc.connector")}
-    missing, _ = enc.load_state_dict(sd, strict=False)
-    assert all(m.startswith("connector") for m in missing), missing
-    return enc.eval()
+def load_reader():
+    from tiny.reader import Reader
+    model = Reader(HEADS, lexicon())
+    model.load_state_dict(torch.load(ENC_CKPT)["model"])
+    return model.eval()
 
 
 @torch.no_grad()
 def cmd_cache(a):
-    cfg = model_config(16)
-    enc = load_encoder(cfg)
+    """Reader features (head distributions + z) of every frame, fp16: reader.npy."""
+    reader = load_reader()
     stamp = os.path.getmtime(ENC_CKPT)
     dirs = match_dirs(VAL_DIR) + match_dirs(TRAIN_DIR)
     n = 0
     for d in dirs:
-        fp = os.path.join(d, "feats.npy")
+        fp = os.path.join(d, "reader.npy")
         if os.path.exists(fp) and os.path.getmtime(fp) > stamp:
             continue
         fr = np.load(os.path.join(d, "frames.npy"), mmap_mode="r")
-        feats = torch.cat([enc.tokens(pixels(fr[i:i + 120])) for i in range(0, len(fr), 120)])
+        feats = torch.cat([reader.features(pixels(fr[i:i + 120])) for i in range(0, len(fr), 120)])
         np.save(fp, feats.numpy().astype(np.float16))
         n += 1
-        if n % 20 == 0:
+        if n % 40 == 0:
             log(f"cached {n}")
-    log(f"cached {n} matches")
+    ox, olen = load_ood()
+    feats = torch.cat([reader.features(pixels(ox[i:i + 120])) for i in range(0, len(ox), 120)])
+    np.savez(os.path.join(OOD_DIR, "reader.npz"), f=feats.numpy().astype(np.float16), lengths=olen)
+    log(f"cached {n} matches and {len(ox)} ood frames")
 
 
 # ------------------------------------------------------------------ decoder
 class Streamer(nn.Module):
-    """Decoder + connector trained on cached (frozen) encoder tokens."""
+    """Decoder + connector trained on cached (frozen) reader features."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        from tiny.reader import Connector
         self.cfg = cfg
         self.decoder = Decoder(cfg)
-        enc = FrameEncoder(cfg)
-        self.connector = enc.connector
+        self.connector = Connector(HEADS, cfg.hidden_size)
 
     def forward(self, ids, fidx, feats):
         s = ids.shape[0]
         tok = self.decoder.embed(ids.clamp(min=0).long())
         is_frame = fidx >= 0
-        fe = self.connector(feats[fidx[is_frame].long()].float())
+        frame_tok = self.connector(feats.float()).reshape(-1, self.cfg.hidden_size)
         x = tok.clone()
-        x[is_frame] = fe.to(x.dtype)
+        x[is_frame] = frame_tok[fidx[is_frame].long()].to(x.dtype)
         x = x.unsqueeze(0)
         mask = torch.ones(1, s, dtype=torch.long)
         pos = torch.arange(s).unsqueeze(0)
@@ -260,8 +312,8 @@ class Streamer(nn.Module):
 
 
 def init_weights(m: Streamer):
-    for name, p in m.named_parameters():
-        if p.dim() == 2 and "connector" not in name:
+    for name, p in m.decoder.named_parameters():
+        if p.dim() == 2:
             nn.init.normal_(p, std=0.02)
     # residual output projections smaller
     for b in m.decoder.blocks:
@@ -269,29 +321,95 @@ def init_weights(m: Streamer):
         nn.init.normal_(b.mlp.down.weight, std=0.02 / math.sqrt(2 * m.cfg.num_layers))
 
 
-class MatchSet:
-    def __init__(self, dirs, builder: SeqBuilder, k: int):
-        self.dirs, self.b, self.k = dirs, builder, k
-        self.feats = {}
-        self.draws = {}
-        for d in dirs:
-            f = np.load(os.path.join(d, "feats.npy"))
-            self.feats[d] = torch.from_numpy(f.reshape(-1, f.shape[-1]))
-            self.draws[d] = dialogue_draws(d)
+def window_turns(turns, first, last, offset):
+    """Turns of frames [first, last), moved so that frame `first` becomes `offset`."""
+    dt = (offset - first) / FPS
+    return [dict(t, frame=t["frame"] - first + offset, t=t["t"] + dt) for t in turns if first <= t["frame"] < last]
 
-    def sample(self, rng: random.Random, full_p: float, wmin: int, wmax: int):
-        """A whole match (prob full_p) or a window of wmin..wmax frames that starts
-        like a fresh stream (start_ids) at a random frame."""
+
+class MatchSet:
+    """Training streams: arena windows (team names permuted), out-of-domain video
+    (silence), and the two spliced (a streamer switching scenes)."""
+
+    def __init__(self, dirs, builder: SeqBuilder, k: int, ood: bool = True):
+        from tiny.reader import feature_slices
+        self.dirs, self.b, self.k = dirs, builder, k
+        self.feats, self.draws, self.teams = {}, {}, {}
+        for d in dirs:
+            self.feats[d] = torch.from_numpy(np.load(os.path.join(d, "reader.npy")))
+            self.draws[d] = dialogue_draws(d)
+            with open(os.path.join(d, "dialogue.json")) as f:
+                self.teams[d] = json.load(f)["teams"]
+        self.name_cols = [feature_slices(HEADS)[k] for k in ("name_h", "name_a")]
+        self.ood = None
+        if ood:
+            z = np.load(os.path.join(OOD_DIR, "reader.npz"))
+            n_train = len(z["lengths"]) - len(z["lengths"]) // 10   # the last tenth is the reader's validation
+            ends = np.cumsum(z["lengths"])[:n_train]
+            self.ood = torch.from_numpy(z["f"][: ends[-1]])
+            self.ood_clips = list(zip(np.concatenate([[0], ends[:-1]]), ends))
+
+    def ood_frames(self, rng, w):
+        parts, n = [], 0
+        while n < w:
+            a, b = rng.choice(self.ood_clips)
+            parts.append(self.ood[a:b]); n += b - a
+        return torch.cat(parts)[:w]
+
+    def arena(self, rng, d, w, permute):
+        """Window of w frames of match d (None = whole match), turns shifted to 0."""
+        f, turns = self.feats[d], rng.choice(self.draws[d])
+        n = f.shape[0]
+        first = 0 if w is None or w >= n else rng.randrange(0, n - w + 1)
+        last = n if w is None else min(n, first + w)
+        f = f[first:last]
+        sigma = np.random.default_rng(rng.randrange(1 << 30)).permutation(len(TEAM_NAMES)) if permute \
+            else np.arange(len(TEAM_NAMES))
+        rename = {}
+        for tm in self.teams[d]:
+            rename[tm["name"]] = TEAM_NAMES[sigma[NAME_OF_ABBR[tm["abbr"].upper()]]]
+        if permute:
+            f = f.clone()
+            for sl in self.name_cols:
+                block = f[:, sl]
+                new = torch.empty_like(block)
+                new[:, torch.from_numpy(sigma)] = block
+                f[:, sl] = new
+        return f, [dict(t, text=rename_text(t["text"], rename)) for t in window_turns(turns, first, last, 0)]
+
+    def sample(self, rng: random.Random, a):
         d = rng.choice(self.dirs)
-        turns = rng.choice(self.draws[d])
-        n = self.feats[d].shape[0] // self.k
-        first, last = 0, n
-        if rng.random() >= full_p:
-            w = rng.randint(wmin, wmax)
-            first = rng.randrange(0, n - w + 1)
-            last = first + w
-        ids, fidx, lab, kind = self.b.build(turns, n, first=first, last=last)
-        return d, ids, fidx, lab, kind
+        r = rng.random()
+        w = rng.randint(a.wmin, a.wmax)
+        permute = rng.random() < a.permute_p
+        if self.ood is not None and r < a.ood_p:
+            feats, turns = self.ood_frames(rng, w), []
+        elif self.ood is not None and r < a.ood_p + a.mix_p:
+            w1 = rng.randint(20, w)
+            af, at = self.arena(rng, d, w1, permute)
+            of = self.ood_frames(rng, rng.randint(20, a.wmax))
+            if rng.random() < 0.5:
+                feats, turns = torch.cat([af, of]), at
+            else:
+                feats, turns = torch.cat([of, af]), window_turns(at, 0, len(af), len(of))
+        else:
+            feats, turns = self.arena(rng, d, None if rng.random() < a.full_p else w, permute)
+        ids, fidx, lab, kind = self.b.build(turns, feats.shape[0])
+        return feats, ids, fidx, lab, kind
+
+
+def rename_text(text: str, rename: dict[str, str]) -> str:
+    """Swap team names in a line, keeping possessives grammatical."""
+    import re
+    if all(k == v for k, v in rename.items()):
+        return text
+
+    def sub(m):
+        new = rename[m.group(1)]
+        if m.group(2):
+            return new + ("'" if new.endswith("s") else "'s")
+        return new
+    return re.sub(r"\b(" + "|".join(map(re.escape, rename)) + r")\b('s|'(?!\w))?", sub, text)
 
 
 def seq_loss(model, feats, ids, fidx, lab, kind, speak_w):
@@ -321,10 +439,10 @@ def cmd_decoder(a):
     cfg = model_config(tok.vocab_size)
     k = cfg.tokens_per_frame
     builder = SeqBuilder(layout, k)
-    tdirs = [d for d in match_dirs(TRAIN_DIR) if os.path.exists(os.path.join(d, "feats.npy"))]
-    vdirs = [d for d in match_dirs(VAL_DIR) if os.path.exists(os.path.join(d, "feats.npy"))][:6]
+    tdirs = [d for d in match_dirs(TRAIN_DIR) if os.path.exists(os.path.join(d, "reader.npy"))]
+    vdirs = [d for d in match_dirs(VAL_DIR) if os.path.exists(os.path.join(d, "reader.npy"))][:6]
     log(f"decoder: {len(tdirs)} train matches, {len(vdirs)} val")
-    train, val = MatchSet(tdirs, builder, k), MatchSet(vdirs, builder, k)
+    train, val = MatchSet(tdirs, builder, k), MatchSet(vdirs, builder, k, ood=False)
     torch.manual_seed(0)
     model = Streamer(cfg)
     init_weights(model)
@@ -356,9 +474,9 @@ def cmd_decoder(a):
         lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * prog)))
         for g in opt.param_groups:
             g["lr"] = lr
-        d, ids, fidx, lab, kind = train.sample(rng, a.full_p, a.wmin, a.wmax)
+        feats, ids, fidx, lab, kind = train.sample(rng, a)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
-            sl, ll, st = seq_loss(model, train.feats[d], ids, fidx, lab, kind, a.speak_w)
+            sl, ll, st = seq_loss(model, feats, ids, fidx, lab, kind, a.speak_w)
         loss = sl + ll
         opt.zero_grad()
         loss.backward()
@@ -384,9 +502,10 @@ def validate(model, val: MatchSet, a):
     model.eval()
     tot = np.zeros(2); stats = np.zeros(4)
     for d in val.dirs:
-        ids, fidx, lab, kind = val.b.build(val.draws[d][0], val.feats[d].shape[0] // val.k)
+        feats, turns = val.arena(random.Random(0), d, None, False)
+        ids, fidx, lab, kind = val.b.build(turns, feats.shape[0])
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
-            sl, ll, st = seq_loss(model, val.feats[d], ids, fidx, lab, kind, 1.0)
+            sl, ll, st = seq_loss(model, feats, ids, fidx, lab, kind, 1.0)
         tot += [sl.item(), ll.item()]; stats += st
     tot /= len(val.dirs)
     log(f"VAL stream {tot[0]:.4f} lm {tot[1]:.4f} silent-acc {stats[0] / stats[1]:.4f} speak-acc {stats[2] / max(1, stats[3]):.4f}")
@@ -400,14 +519,15 @@ def load_trained(ckpt=DEC_CKPT):
     ck = torch.load(ckpt)
     model = Streamer(cfg)
     model.load_state_dict(ck["model"])
-    enc = load_encoder(cfg)
-    enc.connector.load_state_dict(model.connector.state_dict())
-    return tok, layout, cfg, enc.eval(), model.decoder.eval(), ck["step"]
+    from tiny.reader import VisionTower
+    vision = VisionTower(load_reader(), model.connector)
+    return tok, layout, cfg, vision.eval(), model.decoder.eval(), ck["step"]
 
 
 def cmd_export(a):
     tok, layout, cfg, enc, dec, step = load_trained()
     from cocaster_model.export import write_package
+    OUT = a.out
     n_enc = sum(p.numel() for p in enc.parameters())
     n_dec = sum(p.numel() for p in dec.parameters())
     write_package(OUT, model_id="cocaster-tiny", name="cocaster tiny (arena)",
@@ -417,9 +537,9 @@ def cmd_export(a):
                   encoder=enc, decoder=dec, cfg=cfg, tok=tok, tokens=dict(DEFAULT_TOKENS), layout=DEFAULT_LAYOUT,
                   threshold=a.threshold, max_new_tokens=a.max_new_tokens, max_context=a.max_context, fps=FPS,
                   mean=MEAN, std=STD)
-    # Demo video: two held-out validation matches (never trained on), native 256 px render, crf 28.
+    # Demo video: two held-out matches (never trained on), native 256 px render, crf 28.
     demo = os.path.join(OUT, "demo.mp4")
-    seeds = [os.path.join(VAL_DIR, str(x), "match.mp4") for x in a.demo_seeds.split(",")]
+    seeds = [os.path.join(DATA, "demo", str(x), "match.mp4") for x in a.demo_seeds.split(",")]
     subprocess.run(["ffmpeg", "-v", "error", "-y", *sum((["-i", x] for x in seeds), []), "-filter_complex",
                     "".join(f"[{i}:v]" for i in range(len(seeds))) + f"concat=n={len(seeds)}:v=1:a=0[v]",
                     "-map", "[v]", "-c:v", "libx264", "-crf", "28", "-preset", "slow", "-pix_fmt", "yuv420p",
@@ -443,21 +563,25 @@ def main():
     p.add_argument("--dense", type=int, default=2); p.add_argument("--dense_rate", type=float, default=5.0)
     p = sub.add_parser("tokenizer"); p.add_argument("--vocab", type=int, default=1536)
     p = sub.add_parser("encoder"); p.add_argument("--minutes", type=float, default=10); p.add_argument("--steps", type=int, default=600)
-    p.add_argument("--bs", type=int, default=48); p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--bs", type=int, default=64); p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--stride", type=int, default=3); p.add_argument("--resume", action="store_true")
-    p.add_argument("--synth", type=int, default=0, help="synthetic random-team frames"); p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
     sub.add_parser("cache")
     p = sub.add_parser("decoder"); p.add_argument("--minutes", type=float, default=40); p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--lr", type=float, default=2e-3); p.add_argument("--warmup", type=int, default=60)
     p.add_argument("--speak_w", type=float, default=3.0); p.add_argument("--full_p", type=float, default=0.3)
-    p.add_argument("--wmin", type=int, default=100); p.add_argument("--wmax", type=int, default=200)
+    p.add_argument("--wmin", type=int, default=60); p.add_argument("--wmax", type=int, default=240)
+    p.add_argument("--ood_p", type=float, default=0.1, help="share of out-of-domain (silent) streams")
+    p.add_argument("--mix_p", type=float, default=0.1, help="share of arena + out-of-domain splices")
+    p.add_argument("--permute_p", type=float, default=0.85, help="share of streams with team names permuted")
     p.add_argument("--total_minutes", type=float, default=45, help="length of the cosine schedule (over resumes)")
     p.add_argument("--bf16", type=int, default=1); p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save_every", type=int, default=50); p.add_argument("--val_every", type=int, default=200)
     p.add_argument("--resume", action="store_true")
     p = sub.add_parser("export"); p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--max_new_tokens", type=int, default=32); p.add_argument("--max_context", type=int, default=3072)
-    p.add_argument("--demo_seeds", default="90001,90002")
+    p.add_argument("--out", default=OUT)
+    p.add_argument("--demo_seeds", default="90100,90101", help="matches in data/demo (arena.dataset --seeds 90100:90102)")
     a = ap.parse_args()
     globals()["cmd_" + a.cmd](a)
 

@@ -84,4 +84,9 @@ describe('question text is literal text', () => {
   it('cleans questions to one line', () => {
     expect(cleanQuestion('  a\n\nb\tc\u0000d\u2029e  ')).toBe('a b c d e');
   });
+
+  it('an answer that is only EOS decodes to empty text (the tokenizer library throws on [])', () => {
+    expect(model.codec.decode([])).toBe('');
+    expect(model.codec.decode([model.codec.specialId('<|eot|>')!])).toBe('');
+  });
 });

@@ -18,6 +18,7 @@ DIALOGUE_SEEDS = range(24)
 
 def test_lists():
     assert len(set(TEAM_NAMES)) == len(TEAM_NAMES) >= 150
+    assert len({n[:3].upper() for n in TEAM_NAMES}) == len(TEAM_NAMES)  # readable from the scoreboard
     assert all(n.isalpha() and len(n) <= 11 for n in TEAM_NAMES)
     assert "green" not in PALETTE          # the pitch is green
     cols = list(PALETTE.values())

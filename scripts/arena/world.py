@@ -44,7 +44,7 @@ PHASES = ("pre", "first_half", "half_time", "second_half", "full_time")
 # Events worth answering "what just happened?" with (passes are too small).
 NOTABLE = ("kickoff", "shot", "save", "goal", "miss", "halftime", "fulltime")
 
-TEAM_NAMES = """
+ALL_TEAM_NAMES = """
 Falcons Rovers Comets Hawks Eagles Tigers Lions Wolves Bears Sharks Dragons
 Panthers Jaguars Cobras Vipers Stallions Mustangs Bulls Rams Bison Raptors
 Ravens Owls Condors Kestrels Herons Pelicans Gulls Swans Cranes Foxes Badgers
@@ -66,6 +66,10 @@ Bobcats Wildcats Coyotes Jackals Hyenas Orcas Dolphins Marlins Barracudas
 Stingrays Piranhas Krakens Griffins Phoenix Unicorns Centaurs Golems Trolls
 Goblins Ogres Yetis Sphinx Hydras Wyverns
 """.split()
+# The scoreboard shows a name's first three letters, so a name is only readable
+# from the screen when no other name shares them: keep the first of each group.
+TEAM_NAMES = [n for i, n in enumerate(ALL_TEAM_NAMES)
+              if all(m[:3].upper() != n[:3].upper() for m in ALL_TEAM_NAMES[:i])]
 
 # Named kit colours: far apart from each other and from the green pitch.
 PALETTE = {

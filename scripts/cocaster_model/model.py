@@ -30,6 +30,7 @@ class ModelConfig:
     image_size: int = 96
     encoder_channels: tuple[int, ...] = (16, 32, 64)
     grid: int = 3  # grid x grid pooled tokens + 1 global token per frame
+    frame_tokens: int = 0  # set by encoders that are not the pooled FrameEncoder
 
     @property
     def head_dim(self) -> int:
@@ -37,7 +38,7 @@ class ModelConfig:
 
     @property
     def tokens_per_frame(self) -> int:
-        return 1 + self.grid * self.grid
+        return self.frame_tokens or 1 + self.grid * self.grid
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -21,6 +21,7 @@ from arena.world import PALETTE, TEAM_NAMES  # noqa: E402
 from cocaster_model.layout import DEFAULT_LAYOUT, DEFAULT_TOKENS, Layout  # noqa: E402
 from cocaster_model.model import ModelConfig  # noqa: E402
 from cocaster_model.tokenizer import BPETokenizer  # noqa: E402
+from tiny.reader import reader_heads  # noqa: E402
 
 DATA = os.path.join(ROOT, "data")
 RUNS = os.path.join(ROOT, "runs")
@@ -33,8 +34,8 @@ STD = (0.5, 0.5, 0.5)
 COLOURS = list(PALETTE)
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-# Encoder: 4 stride-2 convs, 128 px -> 8x8 map, 1 global + 2x2 grid tokens.
-ENC_CFG = dict(image_size=128, encoder_channels=(16, 32, 96, 192), grid=2)
+# Encoder: the reader (tiny/reader.py), 128 px, 4 tokens per frame.
+ENC_CFG = dict(image_size=128, encoder_channels=(24, 48, 64, 64), grid=2, frame_tokens=4)
 # Decoder (vocab filled in from the tokenizer).
 DEC_CFG = dict(hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=2, ffn_size=768)
 
@@ -61,12 +62,20 @@ def match_dirs(root: str) -> list[str]:
 
 
 # ------------------------------------------------------------ encoder targets
-HEADS = {  # name -> number of classes (0 = regression of size 2)
-    "score_h": 10, "score_a": 10, "possession": 3, "phase": 5, "goal_banner": 2, "goal_team": 3,
-    "ht_card": 2, "ft_card": 2, "replay": 2, "kickoff": 2, "clock": 92, "name_h": len(TEAM_NAMES),
-    "name_a": len(TEAM_NAMES), "colour_h": len(COLOURS), "colour_a": len(COLOURS),
-    "l0_h": 26, "l1_h": 26, "l2_h": 26, "l0_a": 26, "l1_a": 26, "l2_a": 26, "ball": 0,
-}
+HEADS = reader_heads(len(TEAM_NAMES), len(COLOURS))
+# A name's index from its on-screen abbreviation (older matches may carry a name
+# that shares its abbreviation with an earlier one: the screen shows the earlier).
+NAME_OF_ABBR = {n[:3].upper(): i for i, n in enumerate(TEAM_NAMES)}
+
+
+def lexicon():
+    """[names, 3] letter indices of each name's abbreviation (for Reader)."""
+    import torch
+    return torch.tensor([[LETTERS.index(c) for c in n[:3].upper()] for n in TEAM_NAMES])
+
+
+def canonical_name(abbr: str) -> str:
+    return TEAM_NAMES[NAME_OF_ABBR[abbr.upper()]]
 
 
 def frame_targets(d: str) -> dict[str, np.ndarray]:
@@ -77,6 +86,7 @@ def frame_targets(d: str) -> dict[str, np.ndarray]:
     n = len(frames)
     out = {k: np.zeros(n, dtype=np.int64) for k, v in HEADS.items() if v}
     out["ball"] = np.zeros((n, 2), dtype=np.float32)
+    out["arena"][:] = 1
     for i, fr in enumerate(frames):
         fl = fr["flags"]
         out["score_h"][i] = min(fr["score"][0], 9)
@@ -91,9 +101,12 @@ def frame_targets(d: str) -> dict[str, np.ndarray]:
         out["kickoff"][i] = int(fl["kickoff"])
         ct = fr["clock_text"]
         out["clock"][i] = 90 if ct == "HT" else 91 if ct == "FT" else min(int(fr["clock_min"]), 89)
+        mn, left = min(int(fr["clock_min"]), 99), min(int(fr["time_left_min"]), 99)
+        out["min_t"][i], out["min_o"][i] = mn // 10, mn % 10
+        out["left_t"][i], out["left_o"][i] = left // 10, left % 10
         out["ball"][i] = np.clip(np.array(fr["ball"], dtype=np.float32), -0.2, 1.2)
     for side, tm in zip("ha", teams):
-        out[f"name_{side}"][:] = TEAM_NAMES.index(tm["name"])
+        out[f"name_{side}"][:] = NAME_OF_ABBR[tm["abbr"].upper()]
         out[f"colour_{side}"][:] = COLOURS.index(tm["colour"])
         for j in range(3):
             out[f"l{j}_{side}"][:] = LETTERS.index(tm["abbr"][j].upper())

@@ -16,7 +16,7 @@ from arena.world import PALETTE, TEAM_NAMES, pick_teams, simulate_match
 from .common import COLOURS, HEADS, LETTERS
 
 
-def synth(n_clips: int, per_clip: int, seed: int, match_seeds=range(50000, 50006)):
+def synth(n_clips: int, per_clip: int, seed: int, match_seeds=range(50000, 50006), random_abbr: bool = False):
     rng = random.Random(seed)
     matches = [simulate_match(s) for s in match_seeds]
     frames, rows = [], []
@@ -24,6 +24,9 @@ def synth(n_clips: int, per_clip: int, seed: int, match_seeds=range(50000, 50006
         m = rng.choice(matches)
         orig = m.teams
         m.teams = pick_teams(rng)
+        if random_abbr:  # any three letters: glyphs in every position and company, not just the name list's
+            for tm in m.teams:
+                tm["abbr"] = "".join(rng.choice(LETTERS) for _ in range(3))
         r = Renderer(m, (256, 256))
         ts = sorted(rng.uniform(0, m.duration - 0.3) for _ in range(per_clip))
         raw = b"".join(r.frame(t).tobytes() for t in ts)
@@ -54,3 +57,27 @@ def synth(n_clips: int, per_clip: int, seed: int, match_seeds=range(50000, 50006
             for j in range(3):
                 tg[f"l{j}_{side}"][i] = LETTERS.index(tm["abbr"][j].upper())
     return x, tg
+
+
+def main():
+    """python3 -m tiny.synth --parts 0:8 --out ../data/synth   (4,000 frames per part)"""
+    import argparse
+    import os
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parts", default="0:8")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--random_abbr", action="store_true", help="random letters instead of the names' abbreviations")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    lo, hi = (int(v) for v in a.parts.split(":"))
+    for part in range(lo, hi):
+        out = os.path.join(a.out, f"{'letters' if a.random_abbr else 'part'}{part}.npz")
+        if os.path.exists(out):
+            continue
+        x, tg = synth(40, 100, (5000 if a.random_abbr else 1000) + part, random_abbr=a.random_abbr)
+        np.savez(out, x=x, **tg)
+        print(f"part {part}: {len(x)} frames", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -55,6 +55,8 @@ export class TextCodec {
   }
 
   decode(ids: readonly number[]): string {
+    // The library throws on an empty list; an answer that is just EOS is empty text.
+    if (ids.length === 0) return '';
     return this.full.decode([...ids], { skip_special_tokens: true, clean_up_tokenization_spaces: false });
   }
 }

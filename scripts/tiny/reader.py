@@ -1,0 +1,139 @@
+"""cocaster-tiny's vision side: a CNN that *reads* an arena frame, and the connector.
+
+Why a reader and not a pooled feature map: everything a commentator needs is on
+screen (names, score, clock, banners), but it is small text in fixed places.
+Average pooling smeared the letters (session 1: team names read right 18-32 % of
+the time). The reader keeps positions: the scoreboard band is flattened at
+stride 4, the whole frame at stride 16, and linear heads read attributes.
+
+Like VideoLLM-online's frozen CLIP + trained projector, the reader is trained
+first (supervised on the world's frame labels) and frozen; the decoder is then
+trained on its cached outputs through the connector, which turns the reader's
+attribute distributions (plus a free feature vector) into K decoder tokens:
+home team, away team, match state, and "what kind of picture is this".
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Heads of the reader: name -> classes (0 = 2-D regression).
+def reader_heads(n_names: int, n_colours: int) -> dict[str, int]:
+    return {
+        "arena": 2, "name_h": n_names, "name_a": n_names, "score_h": 10, "score_a": 10,
+        "colour_h": n_colours, "colour_a": n_colours, "possession": 3, "phase": 5,
+        "goal_banner": 2, "goal_team": 3, "ht_card": 2, "ft_card": 2, "replay": 2, "kickoff": 2,
+        "clock": 92, "min_t": 10, "min_o": 10, "left_t": 10, "left_o": 10,
+        "l0_h": 26, "l1_h": 26, "l2_h": 26, "l0_a": 26, "l1_a": 26, "l2_a": 26, "ball": 0,
+    }
+
+
+# Which reader outputs feed which decoder token (the letters only train the reader).
+TOKEN_GROUPS = {
+    "team_h": ("name_h", "score_h", "colour_h"),
+    "team_a": ("name_a", "score_a", "colour_a"),
+    "state": ("clock", "min_t", "min_o", "left_t", "left_o", "phase", "possession", "goal_banner",
+              "goal_team", "ht_card", "ft_card", "replay", "kickoff", "ball"),
+    "scene": ("arena",),
+}
+FEATURE_HEADS = tuple(h for g in TOKEN_GROUPS.values() for h in g)
+Z_DIM = 384
+
+
+def feature_slices(heads: dict[str, int]) -> dict[str, slice]:
+    """Column range of each head in the cached feature vector (then z at the end)."""
+    out, at = {}, 0
+    for h in FEATURE_HEADS:
+        n = heads[h] or 2
+        out[h] = slice(at, at + n)
+        at += n
+    out["z"] = slice(at, at + Z_DIM)
+    return out
+
+
+def _conv(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.GroupNorm(1, c_out), nn.GELU()]
+
+
+class Reader(nn.Module):
+    def __init__(self, heads: dict[str, int], lexicon: torch.Tensor, image_size: int = 128):
+        """lexicon: [names, 3] letter indices of each team's on-screen abbreviation."""
+        super().__init__()
+        self.head_sizes = dict(heads)
+        self.register_buffer("lexicon", lexicon.long(), persistent=False)
+        self.stem = nn.Sequential(*_conv(3, 24, 2), *_conv(24, 48, 2))          # 1/4
+        # Letters are ~6 px wide at 128 px: one stride-8 cell each, 96 channels to tell them apart.
+        self.board = nn.Sequential(*_conv(48, 64, 1), *_conv(64, 96, 2))      # scoreboard band
+        self.board_rows = image_size // 16                                     # top 1/4 of the frame
+        self.deep = nn.Sequential(*_conv(48, 64, 2), *_conv(64, 64, 2))        # 1/16
+        q = image_size // 4
+        board_in = 96 * (self.board_rows // 2) * (q // 2)
+        deep_in = 64 * (image_size // 16) ** 2
+        self.board_fc = nn.Linear(board_in, 320)
+        self.deep_fc = nn.Linear(deep_in, 192)
+        self.mix = nn.Sequential(nn.LayerNorm(512), nn.Linear(512, Z_DIM), nn.GELU())
+        self.heads = nn.ModuleDict({k: nn.Linear(Z_DIM, v or 2) for k, v in heads.items()})
+
+    def trunk(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        s = self.stem(pixel_values)
+        b = self.board(s[:, :, : self.board_rows])
+        d = self.deep(s)
+        return self.mix(torch.cat([F.gelu(self.board_fc(b.flatten(1))), F.gelu(self.deep_fc(d.flatten(1)))], 1))
+
+    def forward(self, pixel_values: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.trunk(pixel_values)
+        out = {k: h(z) for k, h in self.heads.items()}
+        out["z"] = z
+        return out
+
+    def name_logits(self, out: dict[str, torch.Tensor], side: str) -> torch.Tensor:
+        """A team name read as its three letters, spelled against the list of names:
+        log p(name) = sum of the letters' log-probabilities. Letters generalise to
+        every name; a 174-way name head learnt from ~10 teams per name did not."""
+        logp = torch.stack([torch.log_softmax(out[f"l{j}_{side}"], -1) for j in range(3)], 1)  # [N,3,26]
+        idx = self.lexicon.t().unsqueeze(0).expand(logp.shape[0], -1, -1)                     # [N,3,names]
+        return torch.gather(logp, 2, idx).sum(1)
+
+    def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """What the decoder side sees of a frame: head distributions + z."""
+        out = self(pixel_values)
+        out["name_h"], out["name_a"] = self.name_logits(out, "h"), self.name_logits(out, "a")
+        parts = [out[h] if self.head_sizes[h] == 0 else torch.softmax(out[h], -1) for h in FEATURE_HEADS]
+        return torch.cat(parts + [out["z"]], 1)
+
+
+class Connector(nn.Module):
+    """Reader features [N, F] -> K=4 decoder tokens [N, 4, D]. The home and away
+    tokens share weights (one "team" reader) and differ by a learned side vector."""
+
+    def __init__(self, heads: dict[str, int], hidden: int):
+        super().__init__()
+        self.sl = feature_slices(heads)
+        width = lambda names: sum(self.sl[n].stop - self.sl[n].start for n in names)  # noqa: E731
+        self.team = nn.Linear(width(TOKEN_GROUPS["team_h"]), hidden)
+        self.side = nn.Parameter(torch.zeros(2, hidden))
+        self.state = nn.Linear(width(TOKEN_GROUPS["state"]), hidden)
+        self.scene = nn.Linear(width(TOKEN_GROUPS["scene"]), hidden)
+        self.free = nn.Sequential(nn.Linear(Z_DIM, hidden), nn.GELU(), nn.Linear(hidden, hidden))
+
+    def _cat(self, f: torch.Tensor, names) -> torch.Tensor:
+        return torch.cat([f[:, self.sl[n]] for n in names], 1)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        home = self.team(self._cat(f, TOKEN_GROUPS["team_h"])) + self.side[0]
+        away = self.team(self._cat(f, TOKEN_GROUPS["team_a"])) + self.side[1]
+        state = self.state(self._cat(f, TOKEN_GROUPS["state"]))
+        scene = self.scene(self._cat(f, TOKEN_GROUPS["scene"])) + self.free(f[:, self.sl["z"]])
+        return torch.stack([home, away, state, scene], 1)
+
+
+class VisionTower(nn.Module):
+    """The exported vision_encoder.onnx: pixels -> reader -> connector -> tokens."""
+
+    def __init__(self, reader: Reader, connector: Connector):
+        super().__init__()
+        self.reader, self.connector = reader, connector
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.connector(self.reader.features(pixel_values))
