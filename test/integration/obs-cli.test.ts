@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObsConnection } from '../../src/capture/obs/connection.js';
-import { ROOT, tempDir } from '../helpers.js';
+import { FIXTURE, ROOT, tempDir } from '../helpers.js';
 import { ObsHarness, obsAvailableOrFail } from './obsHarness.js';
 
 const hasObs = obsAvailableOrFail();
@@ -37,7 +37,8 @@ describe.skipIf(!hasObs)('cocaster run --source obs against a real OBS', () => {
   it('comments on the live program, pauses on a pause scene, survives OBS dying, keeps the password secret', async () => {
     const jsonl = join(tempDir(), 'events.jsonl');
     const child = spawn(process.execPath, [join(ROOT, 'bin/cocaster.js'), 'run', '--source', 'obs', '--obs-url', obs.url,
-      '--pause-scene', 'BRB', '--ep', 'cpu', '--jsonl', jsonl], { cwd: ROOT, env: { ...process.env, OBS_PASSWORD: obs.password }, stdio: ['ignore', 'pipe', 'pipe'] });
+      // The random fixture talks about anything; the default model is silent on an OBS test card.
+      '--pause-scene', 'BRB', '--ep', 'cpu', '--model', FIXTURE, '--jsonl', jsonl], { cwd: ROOT, env: { ...process.env, OBS_PASSWORD: obs.password }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
