@@ -23,6 +23,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -331,9 +332,9 @@ class MatchSet:
     """Training streams: arena windows (team names permuted), out-of-domain video
     (silence), and the two spliced (a streamer switching scenes)."""
 
-    def __init__(self, dirs, builder: SeqBuilder, k: int, ood: bool = True):
+    def __init__(self, dirs, builder: SeqBuilder, ood: bool = True):
         from tiny.reader import feature_slices
-        self.dirs, self.b, self.k = dirs, builder, k
+        self.dirs, self.b = dirs, builder
         self.feats, self.draws, self.teams = {}, {}, {}
         for d in dirs:
             self.feats[d] = torch.from_numpy(np.load(os.path.join(d, "reader.npy")))
@@ -400,7 +401,6 @@ class MatchSet:
 
 def rename_text(text: str, rename: dict[str, str]) -> str:
     """Swap team names in a line, keeping possessives grammatical."""
-    import re
     if all(k == v for k, v in rename.items()):
         return text
 
@@ -442,7 +442,7 @@ def cmd_decoder(a):
     tdirs = [d for d in match_dirs(TRAIN_DIR) if os.path.exists(os.path.join(d, "reader.npy"))]
     vdirs = [d for d in match_dirs(VAL_DIR) if os.path.exists(os.path.join(d, "reader.npy"))][:6]
     log(f"decoder: {len(tdirs)} train matches, {len(vdirs)} val")
-    train, val = MatchSet(tdirs, builder, k), MatchSet(vdirs, builder, k, ood=False)
+    train, val = MatchSet(tdirs, builder), MatchSet(vdirs, builder, ood=False)
     torch.manual_seed(0)
     model = Streamer(cfg)
     init_weights(model)

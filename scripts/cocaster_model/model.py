@@ -76,13 +76,17 @@ class Attention(nn.Module):
         self.v = nn.Linear(cfg.hidden_size, self.hkv * self.dh, bias=False)
         self.o = nn.Linear(self.h * self.dh, cfg.hidden_size, bias=False)
 
-    def forward(self, x, cos, sin, mask, past_k, past_v):
+    def project(self, x, cos, sin):
+        """Queries and keys with RoPE applied, and values: [B, heads, S, Dh]."""
         b, s, _ = x.shape
         q = self.q(x).view(b, s, self.h, self.dh).transpose(1, 2)
         k = self.k(x).view(b, s, self.hkv, self.dh).transpose(1, 2)
         v = self.v(x).view(b, s, self.hkv, self.dh).transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin, v
+
+    def forward(self, x, cos, sin, mask, past_k, past_v):
+        b, s, _ = x.shape
+        q, k, v = self.project(x, cos, sin)
         k = torch.cat([past_k, k], dim=2)
         v = torch.cat([past_v, v], dim=2)
         # Grouped-query attention by folding each KV head's query group into the

@@ -74,10 +74,6 @@ def lexicon():
     return torch.tensor([[LETTERS.index(c) for c in n[:3].upper()] for n in TEAM_NAMES])
 
 
-def canonical_name(abbr: str) -> str:
-    return TEAM_NAMES[NAME_OF_ABBR[abbr.upper()]]
-
-
 def frame_targets(d: str) -> dict[str, np.ndarray]:
     with open(os.path.join(d, "labels.json")) as f:
         frames = json.load(f)["frames"]

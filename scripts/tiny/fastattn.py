@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from cocaster_model.model import Attention, Decoder, rotate_half
+from cocaster_model.model import Attention, Decoder
 
 _orig_attn = Attention.forward
 _orig_dec = Decoder.forward
@@ -16,11 +16,7 @@ def _attn(self, x, cos, sin, mask, past_k, past_v):
         return _orig_attn(self, x, cos, sin, mask, past_k, past_v)
     causal = mask[1]
     b, s, _ = x.shape
-    q = self.q(x).view(b, s, self.h, self.dh).transpose(1, 2)
-    k = self.k(x).view(b, s, self.hkv, self.dh).transpose(1, 2)
-    v = self.v(x).view(b, s, self.hkv, self.dh).transpose(1, 2)
-    q = q * cos + rotate_half(q) * sin
-    k = k * cos + rotate_half(k) * sin
+    q, k, v = self.project(x, cos, sin)
     g = self.h // self.hkv
     kr = k.repeat_interleave(g, dim=1)
     vr = v.repeat_interleave(g, dim=1)

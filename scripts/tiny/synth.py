@@ -11,7 +11,7 @@ import numpy as np
 
 from arena.dataset import frame_labels
 from arena.render import Renderer
-from arena.world import PALETTE, TEAM_NAMES, pick_teams, simulate_match
+from arena.world import pick_teams, simulate_match
 
 from .common import COLOURS, HEADS, LETTERS
 
@@ -48,11 +48,9 @@ def synth(n_clips: int, per_clip: int, seed: int, match_seeds=range(50000, 50006
     n = len(x)
     tg = {k: np.zeros(n, dtype=np.int64) for k, v in HEADS.items() if v}
     tg["ball"] = np.zeros((n, 2), dtype=np.float32)
-    mask = {k: 1.0 for k in HEADS}
     for i, (st, teams) in enumerate(rows):
         tg["score_h"][i], tg["score_a"][i] = min(st.score[0], 9), min(st.score[1], 9)
         for side, tm in zip("ha", teams):
-            tg[f"name_{side}"][i] = TEAM_NAMES.index(tm["name"])
             tg[f"colour_{side}"][i] = COLOURS.index(tm["colour"])
             for j in range(3):
                 tg[f"l{j}_{side}"][i] = LETTERS.index(tm["abbr"][j].upper())
