@@ -2,7 +2,7 @@
 
     /usr/bin/python3 scripts/train_tiny.py data      [--train 0:380] [--val 90000:90020] [--jobs 2]
     /usr/bin/python3 scripts/train_tiny.py extra     [--draws 3] [--dense 2]   # extra dialogue draws per match
-    /usr/bin/python3 scripts/train_tiny.py tokenizer [--vocab 1536]
+    /usr/bin/python3 scripts/train_tiny.py tokenizer [--vocab 2048]
     cd scripts && /usr/bin/python3 -m tiny.synth --parts 0:8 --out ../data/synth   # re-rendered random teams
     cd scripts && /usr/bin/python3 -m tiny.ood --clips 320 --out ../data/ood   # out-of-domain clips
     /usr/bin/python3 scripts/train_tiny.py encoder   [--minutes 15] [--steps 1200] [--resume]   # the reader
@@ -34,7 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tiny.common import (DATA, DEC_CFG, ENC_CFG, FPS, HEADS, IGNORE, LETTERS, MEAN, lexicon, NAME_OF_ABBR, RUNS, SCRIPTS, STD, TOK_DIR,  # noqa: E402
+from tiny.common import (COLOURS, DATA, DEC_CFG, ENC_CFG, FPS, HEADS, IGNORE, LETTERS, MEAN, lexicon, NAME_OF_ABBR, RUNS, SCRIPTS, STD, TOK_DIR,  # noqa: E402
                          TRAIN_DIR, VAL_DIR, SeqBuilder, dialogue_draws, frame_targets, load_tokenizer,
                          make_extra_dialogues, match_dirs, model_config)
 from cocaster_model.layout import DEFAULT_LAYOUT, DEFAULT_TOKENS, SYSTEM_PROMPT  # noqa: E402
@@ -82,18 +82,20 @@ def cmd_tokenizer(a):
         for turns in dialogue_draws(d):
             for t in turns:
                 texts.append(" " + t["text"])
-    # Every team name and colour, so names unseen in the training matches still tokenise well.
+    # Every team name and colour is one token, so naming a team is copying one id
+    # (the connector feeds the reader's name/colour/digit distributions through
+    # the token embedding; see tiny/reader.py).
     from arena.world import PALETTE, TEAM_NAMES
-    for n in TEAM_NAMES:
-        texts += [" " + n] * 3
-    for c in PALETTE:
-        texts += [" " + c] * 3
     log(f"tokenizer corpus {len(texts)} texts")
     t = DEFAULT_TOKENS
-    tok = train_bpe(texts, a.vocab, [t["framePlaceholder"], t["eos"], t["bos"]])
+    tok = train_bpe(texts, a.vocab, [t["framePlaceholder"], t["eos"], t["bos"]],
+                    whole_words=[" " + n for n in TEAM_NAMES] + [" " + c for c in PALETTE])
     os.makedirs(TOK_DIR, exist_ok=True)
     tok.save(TOK_DIR, t["bos"], t["eos"])
     tok, layout = load_tokenizer()
+    from cocaster_model.tokenizer import chunks
+    for x in texts[240:2000]:   # whole-segment encoding (the runtime's) == chunk by chunk
+        assert tok.encode(x) == [i for c in chunks(x) for i in tok.encode(c)], x
     lens = [len(tok.encode(x)) for x in texts[240:2000]]
     log(f"vocab {tok.vocab_size}; mean tokens/text {np.mean(lens):.1f}; start {len(layout.start_ids())} tokens; "
         f"speak {layout.self_speak_ids()} interval {layout.interval}")
@@ -288,15 +290,29 @@ def cmd_cache(a):
 
 
 # ------------------------------------------------------------------ decoder
-class Streamer(nn.Module):
-    """Decoder + connector trained on cached (frozen) reader features."""
+def copy_ids(tok) -> dict[str, list[int]]:
+    """Token ids the connector writes: every team name, digit and kit colour."""
+    def one(word):
+        ids = tok.encode(word)
+        assert len(ids) == 1, f"{word!r} is not one token"
+        return ids[0]
+    return dict(name_ids=[one(" " + n) for n in TEAM_NAMES], digit_ids=[one(str(d)) for d in range(10)],
+                colour_ids=[one(" " + c) for c in COLOURS])
 
-    def __init__(self, cfg: ModelConfig):
+
+class Streamer(nn.Module):
+    """Decoder + connector trained on cached (frozen) reader features. The output
+    head is tied to the token embedding, which the connector also reads (copying)."""
+
+    def __init__(self, cfg: ModelConfig, tok):
         super().__init__()
         from tiny.reader import Connector
         self.cfg = cfg
         self.decoder = Decoder(cfg)
-        self.connector = Connector(HEADS, cfg.hidden_size)
+        self.decoder.lm_head.weight = self.decoder.embed.weight
+        ids = copy_ids(tok)
+        self.connector = Connector(HEADS, cfg.hidden_size, self.decoder.embed, **ids)
+        self.register_buffer("fact_ids", torch.tensor(sum(ids.values(), [])), persistent=False)
 
     def forward(self, ids, fidx, feats):
         s = ids.shape[0]
@@ -359,7 +375,10 @@ class MatchSet:
 
     def arena(self, rng, d, w, permute):
         """Window of w frames of match d (None = whole match), turns shifted to 0."""
-        f, turns = self.feats[d], rng.choice(self.draws[d])
+        draws = self.draws[d]
+        # Half the streams from the dense draws (5 questions a minute): answers need the most practice.
+        turns = rng.choice(draws[-2:] if len(draws) > 3 and rng.random() < 0.5 else draws)
+        f = self.feats[d]
         n = f.shape[0]
         first = 0 if w is None or w >= n else rng.randrange(0, n - w + 1)
         last = n if w is None else min(n, first + w)
@@ -399,6 +418,30 @@ class MatchSet:
         return feats, ids, fidx, lab, kind
 
 
+def copy_drill(model, feats: torch.Tensor, fidx: np.ndarray) -> torch.Tensor:
+    """Extra targets at frame slots the runtime never decodes from (slots 0-3),
+    as the reader reads the frame: the away name at the home slot, the home
+    score digit at the away slot, the home name at the acting-team slot, the
+    acting team's name at the state slot. Each asks a head to pick one role's
+    token and copy its word: the skill every name, score and possession answer
+    needs, drilled at every frame instead of a few times per stream."""
+    from tiny.reader import feature_slices
+    sl = feature_slices(HEADS)
+    am = lambda h: feats[:, sl[h]].float().argmax(1)  # noqa: E731
+    name_ids, digit_ids = model.connector.name_ids, model.connector.digit_ids
+    home, away, score_h = name_ids[am("name_h")], name_ids[am("name_a")], digit_ids[am("score_h")]
+    banner = am("goal_banner") == 1
+    side = torch.where(banner, am("goal_team"), am("possession")) - 1      # -1 = nobody
+    act = torch.where(side == 0, home, torch.where(side == 1, away, torch.full_like(home, IGNORE)))
+    targets = torch.stack([away, score_h, home, act], 1)                   # [frames, 4]
+    targets[am("arena") == 0] = IGNORE                                     # nothing to read off-arena
+    out = torch.full((len(fidx),), IGNORE, dtype=torch.long)
+    f = torch.from_numpy(fidx).long()
+    at = (f >= 0) & (f % model.cfg.tokens_per_frame < 4)
+    out[at] = targets[f[at] // model.cfg.tokens_per_frame, f[at] % model.cfg.tokens_per_frame]
+    return out
+
+
 def rename_text(text: str, rename: dict[str, str]) -> str:
     """Swap team names in a line, keeping possessives grammatical."""
     if all(k == v for k, v in rename.items()):
@@ -412,9 +455,10 @@ def rename_text(text: str, rename: dict[str, str]) -> str:
     return re.sub(r"\b(" + "|".join(map(re.escape, rename)) + r")\b('s|'(?!\w))?", sub, text)
 
 
-def seq_loss(model, feats, ids, fidx, lab, kind, speak_w):
+def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.0):
     ids_t, fidx_t = torch.from_numpy(ids), torch.from_numpy(fidx)
     logits = model(ids_t, fidx_t, feats).float()
+    drill = copy_drill(model, feats, fidx) if drill_w > 0 else None
     lab_t = torch.from_numpy(lab).long()
     kind_t = torch.from_numpy(kind).long()
     sel = lab_t != IGNORE
@@ -424,7 +468,13 @@ def seq_loss(model, feats, ids, fidx, lab, kind, speak_w):
     frame = (k == 1) | (k == 2)
     text = k == 3
     stream_loss = (ce[frame] * w[frame]).sum() / max(1, int(frame.sum()))
-    lm_loss = ce[text].mean() if text.any() else ce.sum() * 0
+    # Facts (names, digits, colours) are a few tokens of each line but all of its
+    # point: weighting them up made the copy from the frame tokens learnable sooner.
+    fw = torch.where(torch.isin(lab_t[sel], model.fact_ids), fact_w, 1.0)[text]
+    lm_loss = (ce[text] * fw).sum() / fw.sum() if text.any() else ce.sum() * 0
+    if drill is not None and bool((drill != IGNORE).any()):
+        model.last_drill = F.cross_entropy(logits, drill, ignore_index=IGNORE)
+        lm_loss = lm_loss + drill_w * model.last_drill
     # decision accuracy diagnostics
     with torch.no_grad():
         lg = logits[sel][frame]
@@ -444,7 +494,7 @@ def cmd_decoder(a):
     log(f"decoder: {len(tdirs)} train matches, {len(vdirs)} val")
     train, val = MatchSet(tdirs, builder), MatchSet(vdirs, builder, ood=False)
     torch.manual_seed(0)
-    model = Streamer(cfg)
+    model = Streamer(cfg, tok)
     init_weights(model)
     model.interval = layout.interval
     n_dec = sum(p.numel() for p in model.decoder.parameters())
@@ -476,7 +526,7 @@ def cmd_decoder(a):
             g["lr"] = lr
         feats, ids, fidx, lab, kind = train.sample(rng, a)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
-            sl, ll, st = seq_loss(model, feats, ids, fidx, lab, kind, a.speak_w)
+            sl, ll, st = seq_loss(model, feats, ids, fidx, lab, kind, a.speak_w, a.fact_w, a.drill_w)
         loss = sl + ll
         opt.zero_grad()
         loss.backward()
@@ -486,7 +536,7 @@ def cmd_decoder(a):
         cur = np.array([sl.item(), ll.item()])
         ema = cur if ema is None else 0.95 * ema + 0.05 * cur
         if step % 10 == 0:
-            log(f"step {step} len {len(ids)} stream {ema[0]:.4f} lm {ema[1]:.4f} sil {st[0]}/{st[1]} spk {st[2]}/{st[3]} "
+            log(f"step {step} len {len(ids)} stream {ema[0]:.4f} lm {ema[1]:.4f} drill {float(getattr(model, 'last_drill', 0)):.3f} sil {st[0]}/{st[1]} spk {st[2]}/{st[3]} "
                 f"lr {lr:.2e} prog {prog:.3f} {(time.time() - t0) / 60:.1f} min")
         if step % a.save_every == 0:
             save()
@@ -517,7 +567,7 @@ def load_trained(ckpt=DEC_CKPT):
     tok, layout = load_tokenizer()
     cfg = model_config(tok.vocab_size)
     ck = torch.load(ckpt)
-    model = Streamer(cfg)
+    model = Streamer(cfg, tok)
     model.load_state_dict(ck["model"])
     from tiny.reader import VisionTower
     vision = VisionTower(load_reader(), model.connector)
@@ -561,7 +611,7 @@ def main():
     p.add_argument("--jobs", type=int, default=2)
     p = sub.add_parser("extra"); p.add_argument("--draws", type=int, default=3)
     p.add_argument("--dense", type=int, default=2); p.add_argument("--dense_rate", type=float, default=5.0)
-    p = sub.add_parser("tokenizer"); p.add_argument("--vocab", type=int, default=1536)
+    p = sub.add_parser("tokenizer"); p.add_argument("--vocab", type=int, default=2048)
     p = sub.add_parser("encoder"); p.add_argument("--minutes", type=float, default=10); p.add_argument("--steps", type=int, default=600)
     p.add_argument("--bs", type=int, default=64); p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--stride", type=int, default=3); p.add_argument("--resume", action="store_true")
@@ -569,7 +619,7 @@ def main():
     sub.add_parser("cache")
     p = sub.add_parser("decoder"); p.add_argument("--minutes", type=float, default=40); p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--lr", type=float, default=2e-3); p.add_argument("--warmup", type=int, default=60)
-    p.add_argument("--speak_w", type=float, default=3.0); p.add_argument("--full_p", type=float, default=0.3)
+    p.add_argument("--speak_w", type=float, default=3.0); p.add_argument("--fact_w", type=float, default=5.0); p.add_argument("--drill_w", type=float, default=0.5); p.add_argument("--full_p", type=float, default=0.3)
     p.add_argument("--wmin", type=int, default=60); p.add_argument("--wmax", type=int, default=240)
     p.add_argument("--ood_p", type=float, default=0.1, help="share of out-of-domain (silent) streams")
     p.add_argument("--mix_p", type=float, default=0.1, help="share of arena + out-of-domain splices")

@@ -9,6 +9,7 @@ lowest-ranked adjacent pair (leftmost on ties). Special tokens live only in
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -119,19 +120,31 @@ class BPETokenizer:
         return cls(model["vocab"], merges, specials)
 
 
-def train_bpe(texts: list[str], vocab_size: int, special_tokens: list[str]) -> BPETokenizer:
-    """Plain BPE over whole strings (matching the no-regex pre-tokenizer).
+# Where a merge may not cross: words with their leading space, English
+# contractions, runs of punctuation, and every digit on its own (so "2-1" is
+# "2" "-" "1" and a model can copy a digit it sees). Learnt tokens never span
+# two chunks, so encoding the whole segment (no regex at run time) gives the
+# same tokens as encoding chunk by chunk.
+CHUNK = re.compile(r"'(?:s|t|re|ve|m|ll|d)\b| ?[A-Za-z]+| ?[^\sA-Za-z0-9]+|[0-9]|\s+")
 
-    Words are the space-separated pieces with their leading space, so merges stay
-    inside words and common phrases; encoding still runs over whole segments.
-    """
+
+def chunks(text: str) -> list[str]:
+    out = CHUNK.findall(text)
+    assert "".join(out) == text, f"unchunkable text: {text!r}"
+    return out
+
+
+def train_bpe(texts: list[str], vocab_size: int, special_tokens: list[str],
+              whole_words: list[str] = ()) -> BPETokenizer:
+    """BPE over chunks (see CHUNK), then extra merges that make each of
+    `whole_words` (e.g. " Falcons") one token, so a name is one id to copy."""
     words = Counter()
     for text in texts:
-        for i, piece in enumerate(text.split(" ")):
-            words[tuple(to_symbols(piece if i == 0 else " " + piece))] += 1
+        for piece in chunks(text):
+            words[tuple(to_symbols(piece))] += 1
     vocab = {BYTE_TO_CHAR[b]: b for b in range(256)}
     merges: list[tuple[str, str]] = []
-    target = vocab_size - len(special_tokens)
+    target = vocab_size - len(special_tokens) - 2 * len(whole_words)  # room for the extra merges
     corpus = {w: c for w, c in words.items() if w}
     while len(vocab) < target:
         pairs = Counter()
@@ -157,4 +170,19 @@ def train_bpe(texts: list[str], vocab_size: int, special_tokens: list[str]) -> B
                     i += 1
             merged[tuple(out)] = merged.get(tuple(out), 0) + c
         corpus = merged
-    return BPETokenizer(vocab, merges, special_tokens)
+    tok = BPETokenizer(vocab, merges, [])
+    for word in whole_words:
+        assert len(chunks(word)) == 1, f"not one chunk: {word!r}"
+        parts = tok.bpe(to_symbols(word))
+        while len(parts) > 1:   # left to right: later merges only ever join this word
+            a, b = parts[0], parts[1]
+            if (a, b) not in tok.ranks:
+                merges.append((a, b))
+            if a + b not in vocab:
+                vocab[a + b] = len(vocab)
+            parts = [a + b] + parts[2:]
+        tok = BPETokenizer(vocab, merges, [])
+    tok = BPETokenizer(vocab, merges, special_tokens)
+    bad = [w for w in whole_words if len(tok.encode(w)) != 1]
+    assert not bad, f"not single tokens: {bad[:5]}"
+    return tok

@@ -34,8 +34,8 @@ STD = (0.5, 0.5, 0.5)
 COLOURS = list(PALETTE)
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-# Encoder: the reader (tiny/reader.py), 128 px, 4 tokens per frame.
-ENC_CFG = dict(image_size=128, encoder_channels=(24, 48, 64, 64), grid=2, frame_tokens=4)
+# Encoder: the reader (tiny/reader.py), 128 px, 5 tokens per frame.
+ENC_CFG = dict(image_size=128, encoder_channels=(24, 48, 64, 64), grid=2, frame_tokens=5)
 # Decoder (vocab filled in from the tokenizer).
 DEC_CFG = dict(hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=2, ffn_size=768)
 
