@@ -469,7 +469,8 @@ def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.
     text = k == 3
     stream_loss = (ce[frame] * w[frame]).sum() / max(1, int(frame.sum()))
     # Facts (names, digits, colours) are a few tokens of each line but all of its
-    # point: weighting them up made the copy from the frame tokens learnable sooner.
+    # point, so they weigh more (session 3: on its own this did not start the copy;
+    # small role vectors and the copy drill did).
     fw = torch.where(torch.isin(lab_t[sel], model.fact_ids), fact_w, 1.0)[text]
     lm_loss = (ce[text] * fw).sum() / fw.sum() if text.any() else ce.sum() * 0
     if drill is not None and bool((drill != IGNORE).any()):
