@@ -149,12 +149,18 @@ class Connector(nn.Module):
     def _word(self, p: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         return p @ self.embed.weight[ids]
 
+    def _team(self, f: torch.Tensor, side: int, name: torch.Tensor) -> torch.Tensor:
+        """Name + score digit + kit colour of one side, as words."""
+        h = "ha"[side]
+        words = name + self._word(f[:, self.sl[f"score_{h}"]], self.digit_ids) \
+            + self._word(f[:, self.sl[f"colour_{h}"]], self.colour_ids)
+        return self.gain[side] * words + self.side[side]
+
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         g = self.gain
         p = lambda h: f[:, self.sl[h]]  # noqa: E731
         name_h, name_a = self._word(p("name_h"), self.name_ids), self._word(p("name_a"), self.name_ids)
-        home = g[0] * (name_h + self._word(p("score_h"), self.digit_ids) + self._word(p("colour_h"), self.colour_ids)) + self.side[0]
-        away = g[1] * (name_a + self._word(p("score_a"), self.digit_ids) + self._word(p("colour_a"), self.colour_ids)) + self.side[1]
+        home, away = self._team(f, 0, name_h), self._team(f, 1, name_a)
         banner, goal_team, poss = p("goal_banner")[:, 1:2], p("goal_team"), p("possession")
         w_home = banner * goal_team[:, 1:2] + (1 - banner) * poss[:, 1:2]   # class 0 = nobody
         w_away = banner * goal_team[:, 2:3] + (1 - banner) * poss[:, 2:3]
