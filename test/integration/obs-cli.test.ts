@@ -2,10 +2,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ObsConnection } from '../../src/capture/obs/connection.js';
+import { describe, expect, it } from 'vitest';
 import { FIXTURE, ROOT, tempDir } from '../helpers.js';
-import { ObsHarness, obsAvailableOrFail } from './obsHarness.js';
+import { obsAvailableOrFail, useConnectedObs } from './obsHarness.js';
 
 const hasObs = obsAvailableOrFail();
 
@@ -22,23 +21,13 @@ async function until(what: string, cond: () => boolean, ms = 20_000): Promise<vo
 }
 
 describe.skipIf(!hasObs)('cocaster run --source obs against a real OBS', () => {
-  let obs: ObsHarness;
-  let conn: ObsConnection;
-  beforeAll(async () => {
-    obs = await ObsHarness.start();
-    conn = new ObsConnection({ url: obs.url, password: obs.password });
-    await conn.start();
-  }, 60_000);
-  afterAll(async () => {
-    await conn?.close();
-    await obs?.stop();
-  });
+  const live = useConnectedObs();
 
   it('comments on the live program, pauses on a pause scene, survives OBS dying, keeps the password secret', async () => {
     const jsonl = join(tempDir(), 'events.jsonl');
-    const child = spawn(process.execPath, [join(ROOT, 'bin/cocaster.js'), 'run', '--source', 'obs', '--obs-url', obs.url,
+    const child = spawn(process.execPath, [join(ROOT, 'bin/cocaster.js'), 'run', '--source', 'obs', '--obs-url', live.obs.url,
       // The random fixture talks about anything; the default model is silent on an OBS test card.
-      '--pause-scene', 'BRB', '--ep', 'cpu', '--model', FIXTURE, '--jsonl', jsonl], { cwd: ROOT, env: { ...process.env, OBS_PASSWORD: obs.password }, stdio: ['ignore', 'pipe', 'pipe'] });
+      '--pause-scene', 'BRB', '--ep', 'cpu', '--model', FIXTURE, '--jsonl', jsonl], { cwd: ROOT, env: { ...process.env, OBS_PASSWORD: live.obs.password }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -49,18 +38,18 @@ describe.skipIf(!hasObs)('cocaster run --source obs against a real OBS', () => {
       await until('frames from OBS', () => frames().length >= 4);
       expect(stdout).toMatch(/^\[\d+\.\ds\] Assistant: /m);
 
-      await conn.call('SetCurrentProgramScene', { sceneName: 'BRB' });
+      await live.conn.call('SetCurrentProgramScene', { sceneName: 'BRB' });
       await until('pause', () => stderr.includes("commentary paused (scene 'BRB')"));
       const atPause = frames().length;
       await sleep(2000);
       expect(frames().length - atPause).toBeLessThanOrEqual(1); // at most one frame in flight
-      await conn.call('SetCurrentProgramScene', { sceneName: 'Scene' });
+      await live.conn.call('SetCurrentProgramScene', { sceneName: 'Scene' });
       await until('resume', () => stderr.includes("commentary resumed (scene 'Scene')"));
       await until('frames after resume', () => frames().length >= atPause + 3);
 
-      await obs.killObs();
+      await live.obs.killObs();
       await until('disconnect report', () => stderr.includes('obs: obsDisconnected'));
-      await obs.startObs();
+      await live.obs.startObs();
       const before = frames().length;
       const backAt = Date.now();
       await until('frames after OBS restart', () => frames().length > before + 1, 15_000);
@@ -70,6 +59,6 @@ describe.skipIf(!hasObs)('cocaster run --source obs against a real OBS', () => {
       child.kill('SIGINT');
     }
     expect(await exited).toBe(0);
-    expect(stdout + stderr).not.toContain(obs.password);
+    expect(stdout + stderr).not.toContain(live.obs.password);
   }, 120_000);
 });

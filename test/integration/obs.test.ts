@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObsConnection, type ObsStatusEvent } from '../../src/capture/obs/connection.js';
 import { ObsScreenshotSource } from '../../src/capture/obs/screenshotSource.js';
 import type { SourceFrame } from '../../src/capture/index.js';
-import { ObsHarness, obsAvailableOrFail } from './obsHarness.js';
+import { obsAvailableOrFail, useConnectedObs } from './obsHarness.js';
 
 const geometry = { fps: 2, width: 64, height: 64, padToSquare: true };
 const hasObs = obsAvailableOrFail();
@@ -24,25 +24,19 @@ const mean = (rgb: Uint8Array, row: number) => {
 };
 
 describe.skipIf(!hasObs)('obs source against a real OBS', () => {
-  let obs: ObsHarness;
-  let conn: ObsConnection;
   const status: Array<ObsStatusEvent & { at: number }> = [];
+  const live = useConnectedObs((e) => status.push({ ...e, at: Date.now() }));
   let frames: AsyncIterator<SourceFrame>;
   let source: ObsScreenshotSource;
 
-  beforeAll(async () => {
-    obs = await ObsHarness.start();
-    conn = new ObsConnection({ url: obs.url, password: obs.password, onStatus: (e) => status.push({ ...e, at: Date.now() }) });
-    await conn.start();
-    source = new ObsScreenshotSource(conn, geometry);
+  beforeAll(() => {
+    source = new ObsScreenshotSource(live.conn, geometry);
     frames = source.frames()[Symbol.asyncIterator]();
   }, 60_000);
 
   afterAll(async () => {
     await source?.close();
     await frames?.return?.();
-    await conn?.close();
-    await obs?.stop();
   });
 
   it('delivers frames at the model fps that show what OBS plays and change over time', async () => {
@@ -59,22 +53,22 @@ describe.skipIf(!hasObs)('obs source against a real OBS', () => {
   }, 60_000);
 
   it('follows program scene switches', async () => {
-    await conn.call('SetCurrentProgramScene', { sceneName: 'BRB' });
+    await live.conn.call('SetCurrentProgramScene', { sceneName: 'BRB' });
     const got = await take(frames, 4);
     const last = got.at(-1)!;
     expect(last.scene).toBe('BRB');
     // The BRB card is one flat colour.
     expect(Math.abs(mean(last.rgb, 30) - mean(last.rgb, 34))).toBeLessThan(1);
-    await conn.call('SetCurrentProgramScene', { sceneName: 'Scene' });
+    await live.conn.call('SetCurrentProgramScene', { sceneName: 'Scene' });
     expect((await take(frames, 3)).at(-1)!.scene).toBe('Scene');
   }, 60_000);
 
   it('survives OBS being killed: reports disconnected, frames flow again within 5 s of OBS coming back', async () => {
     const killedAt = Date.now();
-    await obs.killObs();
+    await live.obs.killObs();
     await new Promise((r) => setTimeout(r, 1500));
     expect(status.some((e) => e.type === 'obsDisconnected' && e.at >= killedAt)).toBe(true);
-    await obs.startObs();
+    await live.obs.startObs();
     const backAt = Date.now();
     const [next] = await take(frames, 1);
     // Skip a frame that may have been taken just before the kill.
@@ -84,7 +78,7 @@ describe.skipIf(!hasObs)('obs source against a real OBS', () => {
   }, 90_000);
 
   it('a wrong password gives one clear error', async () => {
-    const bad = new ObsConnection({ url: obs.url, password: 'not-the-password' });
+    const bad = new ObsConnection({ url: live.obs.url, password: 'not-the-password' });
     await expect(bad.start()).rejects.toThrow(/rejected the password/);
     await bad.close();
   }, 30_000);

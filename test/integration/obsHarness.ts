@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll } from 'vitest';
+import { ObsConnection, type ObsConnectionOptions } from '../../src/capture/obs/connection.js';
 import { tempDir } from '../helpers.js';
 
 export const W = 640;
@@ -203,4 +205,28 @@ export class ObsHarness {
       clearTimeout(timer);
     }
   }
+}
+
+export interface ConnectedObs {
+  obs: ObsHarness;
+  conn: ObsConnection;
+}
+
+/**
+ * A real OBS and a client connected to it for one suite: started before the
+ * suite's own hooks, stopped after them (vitest runs after-hooks in stack order).
+ */
+export function useConnectedObs(onStatus?: ObsConnectionOptions['onStatus']): ConnectedObs {
+  const live: Partial<ConnectedObs> = {};
+  beforeAll(async () => {
+    const obs = await ObsHarness.start();
+    live.obs = obs;
+    live.conn = new ObsConnection({ url: obs.url, password: obs.password, onStatus });
+    await live.conn.start();
+  }, 60_000);
+  afterAll(async () => {
+    await live.conn?.close();
+    await live.obs?.stop();
+  });
+  return live as ConnectedObs;
 }
