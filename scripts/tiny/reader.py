@@ -138,7 +138,7 @@ class Connector(nn.Module):
         self.state = nn.Linear(width(TOKEN_GROUPS["state"]), hidden)
         self.scene = nn.Linear(width(TOKEN_GROUPS["scene"]), hidden)
         self.free = nn.Sequential(nn.Linear(Z_DIM, hidden), nn.GELU(), nn.Linear(hidden, hidden))
-        self.gain = nn.Parameter(torch.full((4,), 3.0))  # embeddings start at std 0.02
+        self.gain = nn.Parameter(torch.full((4,), 3.0))  # learnt word scale (trained to ~1.9 on rows of norm 2.5)
         with torch.no_grad():
             for lin in (self.state, self.scene):
                 lin.weight.mul_(0.3)
