@@ -226,7 +226,6 @@ def cmd_encoder(a):
     if a.resume and os.path.exists(ENC_CKPT):
         ck = torch.load(ENC_CKPT)
         model.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step = ck["step"]
-        model.pin_facts()
         log(f"resumed reader at step {step}")
     t0 = time.time()
 
@@ -522,6 +521,7 @@ def cmd_decoder(a):
     if a.resume and os.path.exists(DEC_CKPT):
         ck = torch.load(DEC_CKPT)
         model.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step = ck["step"]
+        model.pin_facts()
         rng = random.Random(a.seed + step)
         log(f"resumed at step {step}")
     from tiny import fastattn
