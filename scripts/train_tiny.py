@@ -2,6 +2,7 @@
 
     /usr/bin/python3 scripts/train_tiny.py data      [--train 0:380] [--val 90000:90020] [--jobs 2]
     /usr/bin/python3 scripts/train_tiny.py extra     [--draws 3] [--dense 2]   # extra dialogue draws per match
+    /usr/bin/python3 scripts/train_tiny.py quiz      [--every 4]   # Q&A of every kind every 2 s
     /usr/bin/python3 scripts/train_tiny.py tokenizer [--vocab 2048]
     cd scripts && /usr/bin/python3 -m tiny.synth --parts 0:8 --out ../data/synth   # re-rendered random teams
     cd scripts && /usr/bin/python3 -m tiny.ood --clips 320 --out ../data/ood   # out-of-domain clips
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tiny.common import (COLOURS, DATA, DEC_CFG, ENC_CFG, FPS, HEADS, IGNORE, LETTERS, MEAN, lexicon, NAME_OF_ABBR, RUNS, SCRIPTS, STD, TOK_DIR,  # noqa: E402
                          TRAIN_DIR, VAL_DIR, SeqBuilder, dialogue_draws, frame_targets, load_tokenizer,
-                         make_extra_dialogues, match_dirs, model_config)
+                         make_extra_dialogues, make_quiz, match_dirs, model_config)
 from cocaster_model.layout import DEFAULT_LAYOUT, DEFAULT_TOKENS, SYSTEM_PROMPT  # noqa: E402
 from arena.world import TEAM_NAMES  # noqa: E402
 from cocaster_model.model import Decoder, ModelConfig  # noqa: E402
@@ -73,6 +74,12 @@ def cmd_extra(a):
     for d in match_dirs(TRAIN_DIR):
         make_extra_dialogues(d, a.draws, a.dense, a.dense_rate)
     log("extra dialogues done")
+
+
+def cmd_quiz(a):
+    for d in match_dirs(TRAIN_DIR):
+        make_quiz(d, a.every)
+    log("quiz done")
 
 
 # ------------------------------------------------------------------ tokenizer
@@ -365,12 +372,19 @@ class MatchSet:
     def __init__(self, dirs, builder: SeqBuilder, ood: bool = True):
         from tiny.reader import feature_slices
         self.dirs, self.b = dirs, builder
-        self.feats, self.draws, self.teams = {}, {}, {}
+        self.feats, self.draws, self.teams, self.quiz = {}, {}, {}, {}
         for d in dirs:
             self.feats[d] = torch.from_numpy(np.load(os.path.join(d, "reader.npy")))
             self.draws[d] = dialogue_draws(d)
             with open(os.path.join(d, "dialogue.json")) as f:
                 self.teams[d] = json.load(f)["teams"]
+            qp = os.path.join(d, "quiz.json")
+            if os.path.exists(qp):
+                with open(qp) as f:
+                    quiz = json.load(f)
+                self.quiz[d] = {}
+                for e in quiz:
+                    self.quiz[d].setdefault(e["frame"], []).append(e)
         self.name_cols = [feature_slices(HEADS)[k] for k in ("name_h", "name_a")]
         self.ood = None
         if ood:
@@ -387,8 +401,9 @@ class MatchSet:
             parts.append(self.ood[a:b]); n += b - a
         return torch.cat(parts)[:w]
 
-    def arena(self, rng, d, w, permute):
-        """Window of w frames of match d (None = whole match), turns shifted to 0."""
+    def arena(self, rng, d, w, permute, bursts=0):
+        """Window of w frames of match d (None = whole match), turns shifted to 0,
+        with `bursts` quiz bursts spliced in."""
         draws = self.draws[d]
         # Half the streams from the dense draws (5 questions a minute): answers need the most practice.
         turns = rng.choice(draws[-2:] if len(draws) > 3 and rng.random() < 0.5 else draws)
@@ -396,6 +411,8 @@ class MatchSet:
         n = f.shape[0]
         first = 0 if w is None or w >= n else rng.randrange(0, n - w + 1)
         last = n if w is None else min(n, first + w)
+        if bursts and d in self.quiz:
+            turns = self.with_bursts(rng, d, turns, first, last, bursts)
         f = f[first:last]
         sigma = np.random.default_rng(rng.randrange(1 << 30)).permutation(len(TEAM_NAMES)) if permute \
             else np.arange(len(TEAM_NAMES))
@@ -410,6 +427,23 @@ class MatchSet:
                 new[:, torch.from_numpy(sigma)] = block
                 f[:, sl] = new
         return f, [dict(t, text=rename_text(t["text"], rename)) for t in window_turns(turns, first, last, 0)]
+
+    def with_bursts(self, rng, d, turns, first, last, bursts):
+        """Turns plus a few back-to-back questions (2-4, the weak kinds more often)
+        at frames in [first, last) that are clear of other lines."""
+        busy = {t["frame"] + k for t in turns for k in range(-3, 4)}
+        free = [i for i in self.quiz[d] if first <= i < last and i not in busy]
+        added = []
+        for i in rng.sample(free, min(bursts, len(free))):
+            kinds = dict(QUIZ_KIND_WEIGHTS)
+            for _ in range(rng.randint(2, 4)):
+                kind = rng.choices(list(kinds), list(kinds.values()))[0]
+                del kinds[kind]
+                e = next(x for x in self.quiz[d][i] if x["kind"] == kind)
+                for role, text in (("user", e["q"]), ("assistant", e["a"])):
+                    added.append({"t": e["t"], "frame": i, "role": role, "text": text, "trigger": "question",
+                                  "kind": kind, "fact": e["fact"]})
+        return sorted(turns + added, key=lambda x: x["t"])
 
     def sample(self, rng: random.Random, a):
         d = rng.choice(self.dirs)
@@ -427,9 +461,15 @@ class MatchSet:
             else:
                 feats, turns = torch.cat([of, af]), window_turns(at, 0, len(af), len(of))
         else:
-            feats, turns = self.arena(rng, d, None if rng.random() < a.full_p else w, permute)
+            bursts = rng.randint(1, a.bursts) if rng.random() < a.quiz_p else 0
+            feats, turns = self.arena(rng, d, None if rng.random() < a.full_p else w, permute, bursts)
         ids, fidx, lab, kind = self.b.build(turns, feats.shape[0])
         return feats, ids, fidx, lab, kind
+
+
+# Quiz bursts ask the kinds the model answered worst (session 4: colours 0.06,
+# time left 0.0, score 0.63) more often.
+QUIZ_KIND_WEIGHTS = {"colours": 0.35, "time_left": 0.25, "score": 0.2, "possession": 0.12, "last_event": 0.08}
 
 
 def copy_drill(model, feats: torch.Tensor, fidx: np.ndarray) -> torch.Tensor:
@@ -534,11 +574,12 @@ def cmd_decoder(a):
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cfg": cfg.to_dict(),
                     "elapsed": elapsed + time.time() - t0}, DEC_CKPT)
 
-    elapsed = ck.get("elapsed", 0.0) if a.resume and os.path.exists(DEC_CKPT) else 0.0
+    elapsed = ck.get("elapsed", 0.0) if a.resume and os.path.exists(DEC_CKPT) and not a.restart_lr else 0.0
+    step0 = step if a.restart_lr else 0   # a restarted schedule warms up again
     total = a.total_minutes * 60
     while time.time() - t0 < budget:
         prog = min(1.0, (elapsed + time.time() - t0) / total)
-        lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * prog)))
+        lr = a.lr * min(1.0, (step - step0 + 1) / a.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * prog)))
         for g in opt.param_groups:
             g["lr"] = lr
         feats, ids, fidx, lab, kind = train.sample(rng, a)
@@ -629,6 +670,7 @@ def main():
     p.add_argument("--jobs", type=int, default=2)
     p = sub.add_parser("extra"); p.add_argument("--draws", type=int, default=3)
     p.add_argument("--dense", type=int, default=2); p.add_argument("--dense_rate", type=float, default=5.0)
+    p = sub.add_parser("quiz"); p.add_argument("--every", type=int, default=4)
     p = sub.add_parser("tokenizer"); p.add_argument("--vocab", type=int, default=2048)
     p = sub.add_parser("encoder"); p.add_argument("--minutes", type=float, default=10); p.add_argument("--steps", type=int, default=600)
     p.add_argument("--bs", type=int, default=64); p.add_argument("--lr", type=float, default=2e-3)
@@ -641,6 +683,9 @@ def main():
     p.add_argument("--wmin", type=int, default=60); p.add_argument("--wmax", type=int, default=240)
     p.add_argument("--ood_p", type=float, default=0.1, help="share of out-of-domain (silent) streams")
     p.add_argument("--mix_p", type=float, default=0.1, help="share of arena + out-of-domain splices")
+    p.add_argument("--quiz_p", type=float, default=0.0, help="share of arena streams with quiz bursts (train_tiny.py quiz)")
+    p.add_argument("--bursts", type=int, default=3, help="most quiz bursts in one stream")
+    p.add_argument("--restart_lr", action="store_true", help="on --resume, start a new warmup + cosine schedule")
     p.add_argument("--permute_p", type=float, default=0.85, help="share of streams with team names permuted")
     p.add_argument("--total_minutes", type=float, default=45, help="length of the cosine schedule (over resumes)")
     p.add_argument("--bf16", type=int, default=1); p.add_argument("--seed", type=int, default=0)

@@ -241,3 +241,39 @@ def make_extra_dialogues(d: str, n: int, dense: int = 0, dense_rate: float = 5.0
                  for j in range(dense)]
         with open(os.path.join(d, "dialogues_dense.json"), "w") as f:
             json.dump(draws, f)
+
+
+QUIZ_KINDS = ("score", "possession", "time_left", "last_event", "colours")
+
+
+def make_quiz(d: str, every: int = 4, fps: int = 2) -> None:
+    """quiz.json: a question and answer of every kind at every `every`-th decoded
+    frame (from 2 s in), answered from the match's true state at that frame. The
+    decoder training splices short bursts of these into streams: more answer
+    supervision per frame of video than the dialogues' 1.5-5 questions a minute."""
+    out = os.path.join(d, "quiz.json")
+    if os.path.exists(out):
+        return
+    from arena.dialogue import answer
+    from arena.world import decoded_frame_time, simulate_match
+    seed = int(os.path.basename(d))
+    m = simulate_match(seed)
+    # The names list grew after the older matches were rendered: the same seed now
+    # draws other names (same events, colours). Answer with the names on screen.
+    with open(os.path.join(d, "dialogue.json")) as f:
+        stored = json.load(f)
+    shown = stored["teams"]
+    events = lambda evs: [(round(e["t"], 2), e["type"]) for e in evs]  # noqa: E731
+    same = events(stored["events"]) == events(m.events) and \
+        [t["colour"] for t in m.teams] == [t["colour"] for t in shown]
+    for team, was in zip(m.teams, shown):
+        team["name"] = was["name"]
+    rng = random.Random(seed * 104729 + 3)
+    quiz = []   # stays empty for a match the world no longer simulates the same
+    for i in range(4, int(m.duration * fps) - 1, every) if same else ():
+        t = decoded_frame_time(i, fps)
+        for kind in QUIZ_KINDS:
+            q, a, fact = answer(m, rng, kind, t)
+            quiz.append({"frame": i, "t": t, "kind": kind, "q": q, "a": a, "fact": fact})
+    with open(out, "w") as f:
+        json.dump(quiz, f)
