@@ -473,21 +473,26 @@ QUIZ_KIND_WEIGHTS = {"colours": 0.35, "time_left": 0.25, "score": 0.2, "possessi
 
 
 def copy_drill(model, feats: torch.Tensor, fidx: np.ndarray) -> torch.Tensor:
-    """Extra targets at frame slots the runtime never decodes from (slots 0-3),
-    as the reader reads the frame: the away name at the home slot, the home
-    score digit at the away slot, the home name at the acting-team slot, the
-    acting team's name at the state slot. Each asks a head to pick one role's
-    token and copy its word: the skill every name, score and possession answer
-    needs, drilled at every frame instead of a few times per stream."""
+    """Extra targets at the frame slots the runtime never decodes from (slots 0-3),
+    as the reader reads the frame: the away name at the home slot, the
+    minutes-left tens digit at the away slot, the acting team's kit colour at the
+    acting slot, the minutes-left ones digit at the state slot. Each asks a head
+    to find one role's token and copy its word (the acting colour: find the team
+    token with the acting team's name, a lookup by content as in "What colour are
+    Hawks?"), drilled at every frame instead of a few times per stream.
+    Session 4's drill (home score, home name, acting name at slots 1-3) taught
+    the name and score copies; colours and time left stayed near 0."""
     from tiny.reader import feature_slices
     sl = feature_slices(HEADS)
     am = lambda h: feats[:, sl[h]].float().argmax(1)  # noqa: E731
-    name_ids, digit_ids = model.connector.name_ids, model.connector.digit_ids
-    home, away, score_h = name_ids[am("name_h")], name_ids[am("name_a")], digit_ids[am("score_h")]
+    c = model.connector
+    away = c.name_ids[am("name_a")]
+    left_t, left_o = c.digit_ids[am("left_t")], c.digit_ids[am("left_o")]
     banner = am("goal_banner") == 1
     side = torch.where(banner, am("goal_team"), am("possession")) - 1      # -1 = nobody
-    act = torch.where(side == 0, home, torch.where(side == 1, away, torch.full_like(home, IGNORE)))
-    targets = torch.stack([away, score_h, home, act], 1)                   # [frames, 4]
+    colour_h, colour_a = c.colour_ids[am("colour_h")], c.colour_ids[am("colour_a")]
+    act_colour = torch.where(side == 0, colour_h, torch.where(side == 1, colour_a, torch.full_like(colour_h, IGNORE)))
+    targets = torch.stack([away, left_t, act_colour, left_o], 1)          # [frames, 4]
     targets[am("arena") == 0] = IGNORE                                     # nothing to read off-arena
     out = torch.full((len(fidx),), IGNORE, dtype=torch.long)
     f = torch.from_numpy(fidx).long()
@@ -634,7 +639,7 @@ def load_trained(ckpt=DEC_CKPT):
 
 
 def cmd_export(a):
-    tok, layout, cfg, enc, dec, step = load_trained()
+    tok, layout, cfg, enc, dec, step = load_trained(a.ckpt)
     from cocaster_model.export import write_package
     OUT = a.out
     n_enc = sum(p.numel() for p in enc.parameters())
@@ -693,7 +698,7 @@ def main():
     p.add_argument("--resume", action="store_true")
     p = sub.add_parser("export"); p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--max_new_tokens", type=int, default=32); p.add_argument("--max_context", type=int, default=3072)
-    p.add_argument("--out", default=OUT)
+    p.add_argument("--out", default=OUT); p.add_argument("--ckpt", default=DEC_CKPT, help="decoder checkpoint")
     p.add_argument("--demo_seeds", default="90100,90101", help="matches in data/demo (arena.dataset --seeds 90100:90102)")
     a = ap.parse_args()
     globals()["cmd_" + a.cmd](a)
