@@ -381,10 +381,9 @@ class MatchSet:
             qp = os.path.join(d, "quiz.json")
             if os.path.exists(qp):
                 with open(qp) as f:
-                    quiz = json.load(f)
-                self.quiz[d] = {}
-                for e in quiz:
-                    self.quiz[d].setdefault(e["frame"], []).append(e)
+                    by_frame = self.quiz[d] = {}     # frame -> kind -> entry
+                    for e in json.load(f):
+                        by_frame.setdefault(e["frame"], {})[e["kind"]] = e
         self.name_cols = [feature_slices(HEADS)[k] for k in ("name_h", "name_a")]
         self.ood = None
         if ood:
@@ -439,7 +438,7 @@ class MatchSet:
             for _ in range(rng.randint(2, 4)):
                 kind = rng.choices(list(kinds), list(kinds.values()))[0]
                 del kinds[kind]
-                e = next(x for x in self.quiz[d][i] if x["kind"] == kind)
+                e = self.quiz[d][i][kind]
                 for role, text in (("user", e["q"]), ("assistant", e["a"])):
                     added.append({"t": e["t"], "frame": i, "role": role, "text": text, "trigger": "question",
                                   "kind": kind, "fact": e["fact"]})

@@ -6,7 +6,7 @@ import { fileSource } from '../capture/fileSource.js';
 import { LiveModel, LiveSession, type ExecutionProviderChoice } from '../engine/index.js';
 import type { Logger } from '../util/log.js';
 import { generateMatches, readMatch } from './arenaWorld.js';
-import { aggregate, answerIsRight, scoreMatch, type MatchScore, type RefMatch, type SpokenLine } from './metrics.js';
+import { aggregate, judgeAnswers, scoreMatch, type MatchScore, type RefMatch, type SpokenLine } from './metrics.js';
 
 export interface EvalOptions {
   modelDir: string;
@@ -72,10 +72,7 @@ export async function evaluate(opts: EvalOptions) {
 
 /** Every question with the model's answer and the fact it needed (COCASTER_LOG=debug). */
 function logAnswers(logger: Logger, ref: RefMatch, spoken: SpokenLine[]): void {
-  ref.turns.filter((t) => t.role === 'user').forEach((q, i) => {
-    const fact = ref.turns.find((t) => t.role === 'assistant' && t.trigger === 'question' && t.frame === q.frame && t.kind === q.kind)?.fact ?? q.fact;
-    const answer = spoken.find((s) => s.trigger === 'question' && s.questionIndex === i)?.text;
-    const mark = answer !== undefined && answerIsRight(answer, fact) ? 'right' : 'WRONG';
-    logger.debug(`seed ${ref.seed} frame ${q.frame} [${q.kind}] ${mark} Q: ${q.text} A: ${answer ?? '(none)'} fact: ${fact ?? '(unknowable)'}`);
-  });
+  for (const { question: q, answer, fact, right } of judgeAnswers(ref, spoken)) {
+    logger.debug(`seed ${ref.seed} frame ${q.frame} [${q.kind}] ${right ? 'right' : 'WRONG'} Q: ${q.text} A: ${answer ?? '(none)'} fact: ${fact ?? '(unknowable)'}`);
+  }
 }

@@ -43,6 +43,23 @@ export function answerIsRight(answer: string, fact: string | null): boolean {
   return contains(answer, fact);
 }
 
+/** One viewer question of a match, what the model answered, the fact it needed, and the verdict. */
+export interface JudgedQuestion {
+  question: RefTurn;
+  answer: string | undefined;
+  fact: string | null;
+  right: boolean;
+}
+
+export function judgeAnswers(ref: RefMatch, spoken: SpokenLine[]): JudgedQuestion[] {
+  return ref.turns.filter((t) => t.role === 'user').map((q, i) => {
+    const answerTurn = ref.turns.find((t) => t.role === 'assistant' && t.trigger === 'question' && t.frame === q.frame && t.kind === q.kind);
+    const fact = answerTurn?.fact ?? q.fact;
+    const answer = spoken.find((s) => s.trigger === 'question' && s.questionIndex === i)?.text;
+    return { question: q, answer, fact, right: answer !== undefined && answerIsRight(answer, fact) };
+  });
+}
+
 export interface MatchScore {
   minutes: number;
   goals: number;
@@ -86,10 +103,7 @@ export function scoreMatch(ref: RefMatch, spoken: SpokenLine[], fps: number, tot
   let questionsRight = 0;
   let scoreQuestions = 0;
   let scoreQuestionsRight = 0;
-  userTurns.forEach((q, i) => {
-    const answerTurn = ref.turns.find((t) => t.role === 'assistant' && t.trigger === 'question' && t.frame === q.frame && t.kind === q.kind);
-    const answer = spoken.find((s) => s.trigger === 'question' && s.questionIndex === i);
-    const right = answer !== undefined && answerIsRight(answer.text, answerTurn?.fact ?? q.fact);
+  judgeAnswers(ref, spoken).forEach(({ question: q, right }) => {
     const k = (byKind[q.kind] ??= { asked: 0, right: 0 });
     k.asked++;
     if (right) k.right++;
