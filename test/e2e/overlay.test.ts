@@ -49,11 +49,13 @@ describe.skipIf(skipBrowser)('overlay and control panel in Chromium', () => {
   it('applies the URL styling', async () => {
     const text = overlay.locator('[data-testid=caption-text]').first();
     await text.waitFor();
-    const style = await text.evaluate((el) => {
+    // A caption can finish fading and leave the DOM mid-read (its computed style is then empty): read again.
+    const style = await until(() => text.evaluate((el) => {
+      if (!el.isConnected) return undefined;
       const s = getComputedStyle(el);
       const box = el.closest('[data-testid=caption]')!;
       return { fontSize: s.fontSize, color: s.color, font: s.fontFamily, bg: getComputedStyle(box).backgroundColor, top: box.getBoundingClientRect().top, left: box.getBoundingClientRect().left };
-    });
+    }), 'a caption still on the page while its style is read');
     expect(style).toMatchObject({ fontSize: '55px', color: 'rgb(255, 0, 0)', bg: 'rgb(0, 0, 255)' });
     expect(style.font).toContain('Georgia');
     expect(style.top).toBeLessThan(540);
@@ -61,15 +63,31 @@ describe.skipIf(skipBrowser)('overlay and control panel in Chromium', () => {
   }, 60_000);
 
   it('has a transparent background', async () => {
-    const box = await overlay.locator('[data-testid=caption]').first().boundingBox();
-    const shot = await overlay.screenshot({ omitBackground: true });
-    const [corner, farCorner, inCaption] = await pixelsAt(overlay, shot, [[5, 1075], [1915, 1075], [Math.round(box!.x + 4), Math.round(box!.y + box!.height / 2)]]);
+    // Its own page with a long display time: on the shared page captions fade after 1.5 s,
+    // so at any instant there may be none to find. The box is read before and after the
+    // screenshot and kept only when unchanged, so the pixel sampled is the caption's.
+    const page = await browser.newPage();
+    await page.goto(`${d.base}/overlay/?token=${d.tokens.overlay}&position=top&align=left&bg=0000ff&maxLines=3&display=600`);
+    const caption = page.locator('[data-testid=caption]').first();
+    await caption.waitFor();
+    const { box, shot } = await until(async () => {
+      const before = await caption.boundingBox();
+      const shot = await page.screenshot({ omitBackground: true });
+      const after = await caption.boundingBox();
+      const same = before && after && before.x === after.x && before.y === after.y && before.height === after.height;
+      return same ? { box: before, shot } : undefined;
+    }, 'a caption that holds still for one screenshot');
+    const [corner, farCorner, inCaption] = await pixelsAt(page, shot, [[5, 1075], [1915, 1075], [Math.round(box.x + 4), Math.round(box.y + box.height / 2)]]);
+    await page.close();
     expect(corner![3]).toBe(0);
     expect(farCorner![3]).toBe(0);
     expect(inCaption![3]).toBeGreaterThan(0); // the screenshot is not blank: the caption is drawn
   }, 60_000);
 
   it("the panel's slider sets the engine's threshold and its question box answers on the overlay", async () => {
+    // The answer is read on a page that keeps captions for minutes, so it cannot fade between checks.
+    const answers = await browser.newPage();
+    await answers.goto(`${d.base}/overlay/?token=${d.tokens.overlay}&maxLines=10&display=600`);
     const panel = await browser.newPage();
     await panel.goto(`${d.base}/#token=${d.tokens.control}`);
     expect(panel.url()).not.toContain(d.tokens.control); // the fragment is taken out of the address bar
@@ -85,9 +103,9 @@ describe.skipIf(skipBrowser)('overlay and control panel in Chromium', () => {
     await panel.getByTestId('ask-name').fill('Alice');
     await panel.getByTestId('ask-text').fill('Who is winning?');
     await panel.getByTestId('ask-submit').click();
-    const asker = overlay.getByTestId('asker').filter({ hasText: 'Alice' });
+    const asker = answers.getByTestId('asker').filter({ hasText: 'Alice' });
     await asker.first().waitFor({ timeout: 60_000 });
-    const caption = overlay.locator('[data-testid=caption]', { has: asker });
+    const caption = answers.locator('[data-testid=caption]', { has: asker });
     await expect.poll(async () => (await caption.first().getByTestId('caption-text').textContent())?.length ?? 0, { timeout: 30_000 }).toBeGreaterThan(0);
     expect(await caption.first().getByTestId('question').textContent()).toContain('Who is winning?');
     await expect.poll(async () => await panel.getByTestId('transcript').textContent(), { timeout: 30_000 }).toContain('Who is winning?');
