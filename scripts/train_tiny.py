@@ -385,6 +385,7 @@ class MatchSet:
                     for e in json.load(f):
                         by_frame.setdefault(e["frame"], {})[e["kind"]] = e
         self.name_cols = [feature_slices(HEADS)[k] for k in ("name_h", "name_a")]
+        self.kind_weights = dict(QUIZ_KIND_WEIGHTS)
         self.ood = None
         if ood:
             z = np.load(os.path.join(OOD_DIR, "reader.npz"))
@@ -434,7 +435,7 @@ class MatchSet:
         free = [i for i in self.quiz[d] if first <= i < last and i not in busy]
         added = []
         for i in rng.sample(free, min(bursts, len(free))):
-            kinds = dict(QUIZ_KIND_WEIGHTS)
+            kinds = dict(self.kind_weights)
             for _ in range(rng.randint(2, 4)):
                 kind = rng.choices(list(kinds), list(kinds.values()))[0]
                 del kinds[kind]
@@ -552,6 +553,9 @@ def cmd_decoder(a):
     vdirs = [d for d in match_dirs(VAL_DIR) if os.path.exists(os.path.join(d, "reader.npy"))][:6]
     log(f"decoder: {len(tdirs)} train matches, {len(vdirs)} val")
     train, val = MatchSet(tdirs, builder), MatchSet(vdirs, builder, ood=False)
+    if a.quiz_weights:
+        train.kind_weights = {k: float(v) for k, v in (kv.split("=") for kv in a.quiz_weights.split(","))}
+        assert set(train.kind_weights) == set(QUIZ_KIND_WEIGHTS), f"--quiz_weights needs exactly {sorted(QUIZ_KIND_WEIGHTS)}"
     torch.manual_seed(0)
     model = Streamer(cfg, tok)
     init_weights(model)
@@ -562,8 +566,8 @@ def cmd_decoder(a):
     log(f"decoder params {n_dec / 1e6:.2f} M, connector {n_con / 1e6:.3f} M")
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.05)
     step, rng, ck = 0, random.Random(a.seed), {}
-    if a.resume and os.path.exists(DEC_CKPT):
-        ck = torch.load(DEC_CKPT)
+    if a.resume and os.path.exists(a.ckpt):
+        ck = torch.load(a.ckpt)
         model.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step = ck["step"]
         model.pin_facts()
         rng = random.Random(a.seed + step)
@@ -576,9 +580,9 @@ def cmd_decoder(a):
 
     def save():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cfg": cfg.to_dict(),
-                    "elapsed": elapsed + time.time() - t0}, DEC_CKPT)
+                    "elapsed": elapsed + time.time() - t0}, a.ckpt)
 
-    elapsed = ck.get("elapsed", 0.0) if a.resume and os.path.exists(DEC_CKPT) and not a.restart_lr else 0.0
+    elapsed = ck.get("elapsed", 0.0) if a.resume and os.path.exists(a.ckpt) and not a.restart_lr else 0.0
     step0 = step if a.restart_lr else 0   # a restarted schedule warms up again
     total = a.total_minutes * 60
     while time.time() - t0 < budget:
@@ -689,12 +693,13 @@ def main():
     p.add_argument("--mix_p", type=float, default=0.1, help="share of arena + out-of-domain splices")
     p.add_argument("--quiz_p", type=float, default=0.0, help="share of arena streams with quiz bursts (train_tiny.py quiz)")
     p.add_argument("--bursts", type=int, default=3, help="most quiz bursts in one stream")
+    p.add_argument("--quiz_weights", default="", help="kind=weight,... for quiz bursts (default QUIZ_KIND_WEIGHTS)")
     p.add_argument("--restart_lr", action="store_true", help="on --resume, start a new warmup + cosine schedule")
     p.add_argument("--permute_p", type=float, default=0.85, help="share of streams with team names permuted")
     p.add_argument("--total_minutes", type=float, default=45, help="length of the cosine schedule (over resumes)")
     p.add_argument("--bf16", type=int, default=1); p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save_every", type=int, default=50); p.add_argument("--val_every", type=int, default=200)
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--resume", action="store_true"); p.add_argument("--ckpt", default=DEC_CKPT, help="checkpoint to write (and resume)")
     p = sub.add_parser("export"); p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--max_new_tokens", type=int, default=32); p.add_argument("--max_context", type=int, default=3072)
     p.add_argument("--out", default=OUT); p.add_argument("--ckpt", default=DEC_CKPT, help="decoder checkpoint")
