@@ -599,6 +599,10 @@ def cmd_decoder(a):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         model.pin_facts()
+        if a.side_max > 0:
+            with torch.no_grad():   # role vectors that grow drown the words a lookup matches on
+                side = model.connector.side
+                side.mul_((a.side_max / side.norm(dim=1, keepdim=True).clamp(min=1e-6)).clamp(max=1.0))
         step += 1
         cur = np.array([sl.item(), ll.item()])
         ema = cur if ema is None else 0.95 * ema + 0.05 * cur
@@ -693,6 +697,7 @@ def main():
     p.add_argument("--mix_p", type=float, default=0.1, help="share of arena + out-of-domain splices")
     p.add_argument("--quiz_p", type=float, default=0.0, help="share of arena streams with quiz bursts (train_tiny.py quiz)")
     p.add_argument("--bursts", type=int, default=3, help="most quiz bursts in one stream")
+    p.add_argument("--side_max", type=float, default=0.0, help="cap on the norm of the connector's role vectors (0 = none)")
     p.add_argument("--quiz_weights", default="", help="kind=weight,... for quiz bursts (default QUIZ_KIND_WEIGHTS)")
     p.add_argument("--restart_lr", action="store_true", help="on --resume, start a new warmup + cosine schedule")
     p.add_argument("--permute_p", type=float, default=0.85, help="share of streams with team names permuted")
