@@ -37,7 +37,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tiny.common import (COLOURS, DATA, DEC_CFG, ENC_CFG, FPS, HEADS, IGNORE, LETTERS, MEAN, lexicon, NAME_OF_ABBR, RUNS, SCRIPTS, STD, TOK_DIR,  # noqa: E402
                          TRAIN_DIR, VAL_DIR, SeqBuilder, dialogue_draws, frame_targets, load_tokenizer,
-                         make_extra_dialogues, make_quiz, match_dirs, model_config)
+                         make_extra_dialogues, make_quiz, match_dirs, model_config, QUIZ_KINDS)
 from cocaster_model.layout import DEFAULT_LAYOUT, DEFAULT_TOKENS, SYSTEM_PROMPT  # noqa: E402
 from arena.world import TEAM_NAMES  # noqa: E402
 from cocaster_model.model import Decoder, ModelConfig  # noqa: E402
@@ -470,6 +470,7 @@ class MatchSet:
 # Quiz bursts ask the kinds the model answered worst (session 4: colours 0.06,
 # time left 0.0, score 0.63) more often.
 QUIZ_KIND_WEIGHTS = {"colours": 0.35, "time_left": 0.25, "score": 0.2, "possession": 0.12, "last_event": 0.08}
+assert set(QUIZ_KIND_WEIGHTS) == set(QUIZ_KINDS), "every quiz kind needs a weight"
 
 
 def copy_drill(model, feats: torch.Tensor, fidx: np.ndarray) -> torch.Tensor:
@@ -555,7 +556,7 @@ def cmd_decoder(a):
     train, val = MatchSet(tdirs, builder), MatchSet(vdirs, builder, ood=False)
     if a.quiz_weights:
         train.kind_weights = {k: float(v) for k, v in (kv.split("=") for kv in a.quiz_weights.split(","))}
-        assert set(train.kind_weights) == set(QUIZ_KIND_WEIGHTS), f"--quiz_weights needs exactly {sorted(QUIZ_KIND_WEIGHTS)}"
+        assert set(train.kind_weights) == set(QUIZ_KINDS), f"--quiz_weights needs exactly {sorted(QUIZ_KINDS)}"
     torch.manual_seed(0)
     model = Streamer(cfg, tok)
     init_weights(model)

@@ -98,12 +98,12 @@ export function scoreMatch(ref: RefMatch, spoken: SpokenLine[], fps: number, tot
   });
 
   // Questions: the answer contains the fact.
-  const userTurns = ref.turns.filter((t) => t.role === 'user');
+  const judged = judgeAnswers(ref, spoken);
   const byKind: MatchScore['byKind'] = {};
   let questionsRight = 0;
   let scoreQuestions = 0;
   let scoreQuestionsRight = 0;
-  judgeAnswers(ref, spoken).forEach(({ question: q, right }) => {
+  judged.forEach(({ question: q, right }) => {
     const k = (byKind[q.kind] ??= { asked: 0, right: 0 });
     k.asked++;
     if (right) k.right++;
@@ -115,7 +115,7 @@ export function scoreMatch(ref: RefMatch, spoken: SpokenLine[], fps: number, tot
   });
 
   // Fluency: per frame, did the model speak exactly where the reference does?
-  const questionFrames = new Set(userTurns.map((q) => q.frame));
+  const questionFrames = new Set(judged.map(({ question: q }) => q.frame));
   const refSpeak = new Set(refSelf.map((t) => t.frame));
   const modelSpeak = new Set(self.map((s) => s.frame));
   let fluentFrames = 0;
@@ -132,7 +132,7 @@ export function scoreMatch(ref: RefMatch, spoken: SpokenLine[], fps: number, tot
     goalsCommented,
     selfLines: self.length,
     falseAlarms,
-    questions: userTurns.length,
+    questions: judged.length,
     questionsRight,
     scoreQuestions,
     scoreQuestionsRight,

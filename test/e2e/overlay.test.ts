@@ -10,13 +10,18 @@ describe.skipIf(skipBrowser)('overlay and control panel in Chromium', () => {
   let browser: BrowserContext;
   let overlay: Page;
 
+  /** An overlay page styled by its own URL query, as a streamer adds it in OBS. */
+  async function openOverlay(query: string, { record = false } = {}): Promise<Page> {
+    const page = await browser.newPage();
+    if (record) await page.addInitScript(RECORDER);
+    await page.goto(`${d.base}/overlay/?token=${d.tokens.overlay}&${query}`);
+    return page;
+  }
+
   beforeAll(async () => {
     d = await startDaemonProcess();
     browser = await launchChromium();
-    overlay = await browser.newPage();
-    await overlay.addInitScript(RECORDER);
-    const style = `position=top&align=left&font=Georgia&size=55&color=ff0000&bg=0000ff&maxLines=3&display=${DISPLAY_S}`;
-    await overlay.goto(`${d.base}/overlay/?token=${d.tokens.overlay}&${style}`);
+    overlay = await openOverlay(`position=top&align=left&font=Georgia&size=55&color=ff0000&bg=0000ff&maxLines=3&display=${DISPLAY_S}`, { record: true });
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -36,9 +41,7 @@ describe.skipIf(skipBrowser)('overlay and control panel in Chromium', () => {
   it('fades a finished caption after the display time and removes it', async () => {
     // Its own page with room for many lines: the test daemon talks on nearly every frame,
     // and on the 3-line page a newer caption may push a finished one out before it fades.
-    const page = await browser.newPage();
-    await page.addInitScript(RECORDER);
-    await page.goto(`${d.base}/overlay/?token=${d.tokens.overlay}&size=20&maxLines=10&display=${DISPLAY_S}`);
+    const page = await openOverlay(`size=20&maxLines=10&display=${DISPLAY_S}`, { record: true });
     const fade = await until(async () => (await recording(page)).fades.find((f) => f.goneAt !== null && f.finalAt !== null), 'a caption to fade and go');
     await page.close();
     // Timers never fire early, so this lower bound cannot flake; the upper one is the report's business.
@@ -66,8 +69,7 @@ describe.skipIf(skipBrowser)('overlay and control panel in Chromium', () => {
     // Its own page with a long display time: on the shared page captions fade after 1.5 s,
     // so at any instant there may be none to find. The box is read before and after the
     // screenshot and kept only when unchanged, so the pixel sampled is the caption's.
-    const page = await browser.newPage();
-    await page.goto(`${d.base}/overlay/?token=${d.tokens.overlay}&position=top&align=left&bg=0000ff&maxLines=3&display=600`);
+    const page = await openOverlay('position=top&align=left&bg=0000ff&maxLines=3&display=600');
     const caption = page.locator('[data-testid=caption]').first();
     await caption.waitFor();
     const { box, shot } = await until(async () => {
@@ -86,8 +88,7 @@ describe.skipIf(skipBrowser)('overlay and control panel in Chromium', () => {
 
   it("the panel's slider sets the engine's threshold and its question box answers on the overlay", async () => {
     // The answer is read on a page that keeps captions for minutes, so it cannot fade between checks.
-    const answers = await browser.newPage();
-    await answers.goto(`${d.base}/overlay/?token=${d.tokens.overlay}&maxLines=10&display=600`);
+    const answers = await openOverlay('maxLines=10&display=600');
     const panel = await browser.newPage();
     await panel.goto(`${d.base}/#token=${d.tokens.control}`);
     expect(panel.url()).not.toContain(d.tokens.control); // the fragment is taken out of the address bar
@@ -109,6 +110,7 @@ describe.skipIf(skipBrowser)('overlay and control panel in Chromium', () => {
     await expect.poll(async () => (await caption.first().getByTestId('caption-text').textContent())?.length ?? 0, { timeout: 30_000 }).toBeGreaterThan(0);
     expect(await caption.first().getByTestId('question').textContent()).toContain('Who is winning?');
     await expect.poll(async () => await panel.getByTestId('transcript').textContent(), { timeout: 30_000 }).toContain('Who is winning?');
+    await Promise.all([answers.close(), panel.close()]);
   }, 120_000);
 
   it('measures speechStart → first caption character in the DOM (printed, not asserted)', async () => {
