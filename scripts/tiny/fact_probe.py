@@ -8,6 +8,11 @@ minutes whether a run is learning to name teams (session 4: 0.107 name accuracy
 at step 2,200 with learnt fact rows; 0.42 at step 4,000 with fixed ones).
 
     cd scripts && /usr/bin/python3 -m tiny.fact_probe --ckpt ../runs/decoder.pt --matches 4
+
+`--bursts 3` splices quiz bursts into each stream (so colour and time-left
+answers are asked, as in training); `--drill` also prints the copy drill's
+accuracy per frame slot (away name, minutes-left tens, acting team's colour,
+minutes-left ones), the same lookups at every frame instead of a few answers.
 """
 from __future__ import annotations
 
@@ -20,12 +25,16 @@ import torch
 
 from tiny.common import VAL_DIR, SeqBuilder, load_tokenizer, match_dirs, model_config
 
+DRILL_SLOTS = ("away_name", "left_tens", "acting_colour", "left_ones")   # train_tiny.copy_drill, frame slots 0-3
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", required=True)
     ap.add_argument("--dir", default=VAL_DIR)
     ap.add_argument("--matches", type=int, default=4)
+    ap.add_argument("--bursts", type=int, default=0, help="quiz bursts spliced into each stream")
+    ap.add_argument("--drill", action="store_true", help="also the copy drill's accuracy per frame slot")
     a = ap.parse_args()
 
     import train_tiny as T   # noqa: E402 (scripts/ is on the path via tiny.common)
@@ -42,16 +51,28 @@ def main() -> None:
     dirs = match_dirs(a.dir)[:a.matches]
     matches = T.MatchSet(dirs, builder, ood=False)
     hits = {k: [0, 0] for k in [*ids_by_class, "other"]}
+    drill = {slot: [0, 0] for slot in DRILL_SLOTS}
     with torch.no_grad():
         for d in dirs:
-            feats, turns = matches.arena(random.Random(1), d, None, True)
+            feats, turns = matches.arena(random.Random(1), d, None, True, a.bursts)
             ids, fidx, lab, kind = builder.build(turns, feats.shape[0])
-            pred = model(torch.from_numpy(ids), torch.from_numpy(fidx), feats).argmax(-1).numpy()
+            pred = model(torch.from_numpy(ids), torch.from_numpy(fidx), feats).argmax(-1)
             for i in np.where(kind == 3)[0]:   # answer tokens
                 cls = next((k for k, s in ids_by_class.items() if lab[i] in s), "other")
                 hits[cls][0] += int(pred[i] == lab[i])
                 hits[cls][1] += 1
-    print(json.dumps({"step": ck["step"], **{k: {"accuracy": round(h / max(1, n), 3), "tokens": n} for k, (h, n) in hits.items()}}))
+            if a.drill:
+                target = T.copy_drill(model, feats, fidx)
+                slot_of = torch.from_numpy(fidx).long() % cfg.tokens_per_frame
+                for s, slot in enumerate(DRILL_SLOTS):
+                    at = (torch.from_numpy(fidx) >= 0) & (slot_of == s) & (target != T.IGNORE)
+                    drill[slot][0] += int((pred[at] == target[at]).sum())
+                    drill[slot][1] += int(at.sum())
+    rate = lambda h, n: {"accuracy": round(h / max(1, n), 3), "tokens": n}  # noqa: E731
+    out = {"step": ck["step"], **{k: rate(*hn) for k, hn in hits.items()}}
+    if a.drill:
+        out["drill"] = {slot: rate(*hn) for slot, hn in drill.items()}
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
