@@ -473,27 +473,43 @@ QUIZ_KIND_WEIGHTS = {"colours": 0.35, "time_left": 0.25, "score": 0.2, "possessi
 assert set(QUIZ_KIND_WEIGHTS) == set(QUIZ_KINDS), "every quiz kind needs a weight"
 
 
-def copy_drill(model, feats: torch.Tensor, fidx: np.ndarray) -> torch.Tensor:
+# What the copy drill asks at frame slots 0-3 (home, away, acting, state token).
+# "s5" (session 5, the shipped model): away name, minutes-left tens, acting
+# colour, minutes-left ones. Its one name target sits on the home token, whose own
+# name is the strongest wrong answer, so from scratch it teaches *not* to say the
+# names on screen: in two fresh runs (session 7) the right name ranked ~140th of
+# 174 in answers at steps 1,850-4,800. "s7" asks the acting team's name at the
+# state token (which holds no name) and moves the ones digit to the home slot.
+DRILL_LAYOUTS = {
+    "s5": ("away_name", "left_tens", "acting_colour", "left_ones"),
+    "s7": ("left_ones", "left_tens", "acting_colour", "acting_name"),
+}
+
+
+def copy_drill(model, feats: torch.Tensor, fidx: np.ndarray, layout: str = "s5") -> torch.Tensor:
     """Extra targets at the frame slots the runtime never decodes from (slots 0-3),
-    as the reader reads the frame: the away name at the home slot, the
-    minutes-left tens digit at the away slot, the acting team's kit colour at the
-    acting slot, the minutes-left ones digit at the state slot. Each asks a head
-    to find one role's token and copy its word (the acting colour: find the team
-    token with the acting team's name, a lookup by content as in "What colour are
-    Hawks?"), drilled at every frame instead of a few times per stream.
-    Session 4's drill (home score, home name, acting name at slots 1-3) taught
-    the name and score copies; colours and time left stayed near 0."""
+    as the reader reads the frame (DRILL_LAYOUTS says which fact at which slot).
+    Each asks a head to find one role's token and copy its word; the acting colour
+    is a lookup by content (find the team token with the acting team's name), as
+    in "What colour are Hawks?". Drilled at every frame instead of a few times per
+    stream. Session 4's drill (home score, home name, acting name at slots 1-3)
+    taught the name and score copies; colours and time left stayed near 0."""
     from tiny.reader import feature_slices
     sl = feature_slices(HEADS)
     am = lambda h: feats[:, sl[h]].float().argmax(1)  # noqa: E731
     c = model.connector
-    away = c.name_ids[am("name_a")]
-    left_t, left_o = c.digit_ids[am("left_t")], c.digit_ids[am("left_o")]
     banner = am("goal_banner") == 1
     side = torch.where(banner, am("goal_team"), am("possession")) - 1      # -1 = nobody
-    colour_h, colour_a = c.colour_ids[am("colour_h")], c.colour_ids[am("colour_a")]
-    act_colour = torch.where(side == 0, colour_h, torch.where(side == 1, colour_a, torch.full_like(colour_h, IGNORE)))
-    targets = torch.stack([away, left_t, act_colour, left_o], 1)          # [frames, 4]
+    nobody = torch.full_like(side, IGNORE)
+    by_side = lambda h, a: torch.where(side == 0, h, torch.where(side == 1, a, nobody))  # noqa: E731
+    facts = {
+        "away_name": lambda: c.name_ids[am("name_a")],
+        "left_tens": lambda: c.digit_ids[am("left_t")],
+        "left_ones": lambda: c.digit_ids[am("left_o")],
+        "acting_colour": lambda: by_side(c.colour_ids[am("colour_h")], c.colour_ids[am("colour_a")]),
+        "acting_name": lambda: by_side(c.name_ids[am("name_h")], c.name_ids[am("name_a")]),
+    }
+    targets = torch.stack([facts[f]() for f in DRILL_LAYOUTS[layout]], 1)   # [frames, 4]
     targets[am("arena") == 0] = IGNORE                                     # nothing to read off-arena
     out = torch.full((len(fidx),), IGNORE, dtype=torch.long)
     f = torch.from_numpy(fidx).long()
@@ -515,10 +531,10 @@ def rename_text(text: str, rename: dict[str, str]) -> str:
     return re.sub(r"\b(" + "|".join(map(re.escape, rename)) + r")\b('s|'(?!\w))?", sub, text)
 
 
-def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.0):
+def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.0, drill_layout="s5"):
     ids_t, fidx_t = torch.from_numpy(ids), torch.from_numpy(fidx)
     logits = model(ids_t, fidx_t, feats).float()
-    drill = copy_drill(model, feats, fidx) if drill_w > 0 else None
+    drill = copy_drill(model, feats, fidx, drill_layout) if drill_w > 0 else None
     lab_t = torch.from_numpy(lab).long()
     kind_t = torch.from_numpy(kind).long()
     sel = lab_t != IGNORE
@@ -581,7 +597,7 @@ def cmd_decoder(a):
 
     def save():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cfg": cfg.to_dict(),
-                    "elapsed": elapsed + time.time() - t0}, a.ckpt)
+                    "elapsed": elapsed + time.time() - t0, "drill": a.drill}, a.ckpt)
 
     elapsed = ck.get("elapsed", 0.0) if a.resume and os.path.exists(a.ckpt) and not a.restart_lr else 0.0
     step0 = step if a.restart_lr else 0   # a restarted schedule warms up again
@@ -593,7 +609,7 @@ def cmd_decoder(a):
             g["lr"] = lr
         feats, ids, fidx, lab, kind = train.sample(rng, a)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
-            sl, ll, st = seq_loss(model, feats, ids, fidx, lab, kind, a.speak_w, a.fact_w, a.drill_w)
+            sl, ll, st = seq_loss(model, feats, ids, fidx, lab, kind, a.speak_w, a.fact_w, a.drill_w, a.drill)
         loss = sl + ll
         opt.zero_grad()
         loss.backward()
@@ -692,7 +708,7 @@ def main():
     sub.add_parser("cache")
     p = sub.add_parser("decoder"); p.add_argument("--minutes", type=float, default=40); p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--lr", type=float, default=2e-3); p.add_argument("--warmup", type=int, default=60)
-    p.add_argument("--speak_w", type=float, default=3.0); p.add_argument("--fact_w", type=float, default=5.0); p.add_argument("--drill_w", type=float, default=0.5); p.add_argument("--full_p", type=float, default=0.3)
+    p.add_argument("--speak_w", type=float, default=3.0); p.add_argument("--fact_w", type=float, default=5.0); p.add_argument("--drill_w", type=float, default=0.5); p.add_argument("--drill", choices=sorted(DRILL_LAYOUTS), default="s7", help="what the copy drill asks at each frame slot"); p.add_argument("--full_p", type=float, default=0.3)
     p.add_argument("--wmin", type=int, default=60); p.add_argument("--wmax", type=int, default=240)
     p.add_argument("--ood_p", type=float, default=0.1, help="share of out-of-domain (silent) streams")
     p.add_argument("--mix_p", type=float, default=0.1, help="share of arena + out-of-domain splices")

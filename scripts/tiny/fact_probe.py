@@ -11,8 +11,9 @@ at step 2,200 with learnt fact rows; 0.42 at step 4,000 with fixed ones).
 
 `--bursts 3` splices quiz bursts into each stream (so colour and time-left
 answers are asked, as in training); `--drill` also prints the copy drill's
-accuracy per frame slot (away name, minutes-left tens, acting team's colour,
-minutes-left ones), the same lookups at every frame instead of a few answers.
+accuracy per frame slot (session 5: away name, minutes-left tens, acting colour,
+minutes-left ones, or the checkpoint's `drill` layout), the same lookups at
+every frame instead of a few answers.
 """
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ import torch
 
 from tiny.common import VAL_DIR, SeqBuilder, load_tokenizer, match_dirs, model_config
 
-DRILL_SLOTS = ("away_name", "left_tens", "acting_colour", "left_ones")   # train_tiny.copy_drill, frame slots 0-3
 
 
 def main() -> None:
@@ -51,25 +51,33 @@ def main() -> None:
     dirs = match_dirs(a.dir)[:a.matches]
     matches = T.MatchSet(dirs, builder, ood=False)
     hits = {k: [0, 0] for k in [*ids_by_class, "other"]}
-    drill = {slot: [0, 0] for slot in DRILL_SLOTS}
+    name_ids = torch.tensor(sorted(ids_by_class["name"]))
+    name_ranks = []   # the right name's rank among all names: ~87 is chance, far above it is "avoid the names on screen"
+    drill_layout = T.DRILL_LAYOUTS[ck.get("drill", "s5")]
+    drill = {slot: [0, 0] for slot in drill_layout}
     with torch.no_grad():
         for d in dirs:
             feats, turns = matches.arena(random.Random(1), d, None, True, a.bursts)
             ids, fidx, lab, kind = builder.build(turns, feats.shape[0])
-            pred = model(torch.from_numpy(ids), torch.from_numpy(fidx), feats).argmax(-1)
+            pred_logits = model(torch.from_numpy(ids), torch.from_numpy(fidx), feats)
+            pred = pred_logits.argmax(-1)
             for i in np.where(kind == 3)[0]:   # answer tokens
                 cls = next((k for k, s in ids_by_class.items() if lab[i] in s), "other")
                 hits[cls][0] += int(pred[i] == lab[i])
                 hits[cls][1] += 1
+                if cls == "name":
+                    name_ranks.append(int((pred_logits[i, name_ids] > pred_logits[i, lab[i]]).sum()))
             if a.drill:
-                target = T.copy_drill(model, feats, fidx)
+                target = T.copy_drill(model, feats, fidx, ck.get("drill", "s5"))
                 slot_of = torch.from_numpy(fidx).long() % cfg.tokens_per_frame
-                for s, slot in enumerate(DRILL_SLOTS):
+                for s, slot in enumerate(drill_layout):
                     at = (torch.from_numpy(fidx) >= 0) & (slot_of == s) & (target != T.IGNORE)
                     drill[slot][0] += int((pred[at] == target[at]).sum())
                     drill[slot][1] += int(at.sum())
     rate = lambda h, n: {"accuracy": round(h / max(1, n), 3), "tokens": n}  # noqa: E731
     out = {"step": ck["step"], **{k: rate(*hn) for k, hn in hits.items()}}
+    if name_ranks:
+        out["name"]["median_rank"] = float(np.median(name_ranks))
     if a.drill:
         out["drill"] = {slot: rate(*hn) for slot, hn in drill.items()}
     print(json.dumps(out))
