@@ -478,15 +478,16 @@ assert set(QUIZ_KIND_WEIGHTS) == set(QUIZ_KINDS), "every quiz kind needs a weigh
 # colour, minutes-left ones. Its one name target sits on the home token, whose own
 # name is the strongest wrong answer, so from scratch it teaches *not* to say the
 # names on screen: in two fresh runs (session 7) the right name ranked ~140th of
-# 174 in answers at steps 1,850-4,800. "s7" asks the acting team's name at the
+# 174 in answers at steps 1,850-5,900. "s7" asks the acting team's name at the
 # state token (which holds no name) and moves the ones digit to the home slot.
 DRILL_LAYOUTS = {
     "s5": ("away_name", "left_tens", "acting_colour", "left_ones"),
     "s7": ("left_ones", "left_tens", "acting_colour", "acting_name"),
 }
+DEFAULT_DRILL = "s7"
 
 
-def copy_drill(model, feats: torch.Tensor, fidx: np.ndarray, layout: str = "s5") -> torch.Tensor:
+def copy_drill(model, feats: torch.Tensor, fidx: np.ndarray, layout: str) -> torch.Tensor:
     """Extra targets at the frame slots the runtime never decodes from (slots 0-3),
     as the reader reads the frame (DRILL_LAYOUTS says which fact at which slot).
     Each asks a head to find one role's token and copy its word; the acting colour
@@ -531,7 +532,7 @@ def rename_text(text: str, rename: dict[str, str]) -> str:
     return re.sub(r"\b(" + "|".join(map(re.escape, rename)) + r")\b('s|'(?!\w))?", sub, text)
 
 
-def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.0, drill_layout="s5"):
+def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.0, drill_layout=DEFAULT_DRILL):
     ids_t, fidx_t = torch.from_numpy(ids), torch.from_numpy(fidx)
     logits = model(ids_t, fidx_t, feats).float()
     drill = copy_drill(model, feats, fidx, drill_layout) if drill_w > 0 else None
@@ -708,7 +709,7 @@ def main():
     sub.add_parser("cache")
     p = sub.add_parser("decoder"); p.add_argument("--minutes", type=float, default=40); p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--lr", type=float, default=2e-3); p.add_argument("--warmup", type=int, default=60)
-    p.add_argument("--speak_w", type=float, default=3.0); p.add_argument("--fact_w", type=float, default=5.0); p.add_argument("--drill_w", type=float, default=0.5); p.add_argument("--drill", choices=sorted(DRILL_LAYOUTS), default="s7", help="what the copy drill asks at each frame slot"); p.add_argument("--full_p", type=float, default=0.3)
+    p.add_argument("--speak_w", type=float, default=3.0); p.add_argument("--fact_w", type=float, default=5.0); p.add_argument("--drill_w", type=float, default=0.5); p.add_argument("--drill", choices=sorted(DRILL_LAYOUTS), default=DEFAULT_DRILL, help="what the copy drill asks at each frame slot"); p.add_argument("--full_p", type=float, default=0.3)
     p.add_argument("--wmin", type=int, default=60); p.add_argument("--wmax", type=int, default=240)
     p.add_argument("--ood_p", type=float, default=0.1, help="share of out-of-domain (silent) streams")
     p.add_argument("--mix_p", type=float, default=0.1, help="share of arena + out-of-domain splices")

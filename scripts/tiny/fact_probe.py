@@ -11,9 +11,9 @@ at step 2,200 with learnt fact rows; 0.42 at step 4,000 with fixed ones).
 
 `--bursts 3` splices quiz bursts into each stream (so colour and time-left
 answers are asked, as in training); `--drill` also prints the copy drill's
-accuracy per frame slot (session 5: away name, minutes-left tens, acting colour,
-minutes-left ones, or the checkpoint's `drill` layout), the same lookups at
-every frame instead of a few answers.
+accuracy per frame slot, in the layout the checkpoint was trained with
+(train_tiny.DRILL_LAYOUTS), the same lookups at every frame instead of a few
+answers.
 """
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from tiny.common import VAL_DIR, SeqBuilder, load_tokenizer, match_dirs, model_config
-
 
 
 def main() -> None:
@@ -53,13 +52,14 @@ def main() -> None:
     hits = {k: [0, 0] for k in [*ids_by_class, "other"]}
     name_ids = torch.tensor(sorted(ids_by_class["name"]))
     name_ranks = []   # the right name's rank among all names: ~87 is chance, far above it is "avoid the names on screen"
-    drill_layout = T.DRILL_LAYOUTS[ck.get("drill", "s5")]
-    drill = {slot: [0, 0] for slot in drill_layout}
+    layout = ck.get("drill", "s5")   # checkpoints from before the layouts were trained with s5
+    drill = {slot: [0, 0] for slot in T.DRILL_LAYOUTS[layout]}
     with torch.no_grad():
         for d in dirs:
             feats, turns = matches.arena(random.Random(1), d, None, True, a.bursts)
             ids, fidx, lab, kind = builder.build(turns, feats.shape[0])
-            pred_logits = model(torch.from_numpy(ids), torch.from_numpy(fidx), feats)
+            fidx_t = torch.from_numpy(fidx)
+            pred_logits = model(torch.from_numpy(ids), fidx_t, feats)
             pred = pred_logits.argmax(-1)
             for i in np.where(kind == 3)[0]:   # answer tokens
                 cls = next((k for k, s in ids_by_class.items() if lab[i] in s), "other")
@@ -68,10 +68,10 @@ def main() -> None:
                 if cls == "name":
                     name_ranks.append(int((pred_logits[i, name_ids] > pred_logits[i, lab[i]]).sum()))
             if a.drill:
-                target = T.copy_drill(model, feats, fidx, ck.get("drill", "s5"))
-                slot_of = torch.from_numpy(fidx).long() % cfg.tokens_per_frame
-                for s, slot in enumerate(drill_layout):
-                    at = (torch.from_numpy(fidx) >= 0) & (slot_of == s) & (target != T.IGNORE)
+                target = T.copy_drill(model, feats, fidx, layout)
+                slot_of = fidx_t.long() % cfg.tokens_per_frame
+                for s, slot in enumerate(drill):
+                    at = (fidx_t >= 0) & (slot_of == s) & (target != T.IGNORE)
                     drill[slot][0] += int((pred[at] == target[at]).sum())
                     drill[slot][1] += int(at.sum())
     rate = lambda h, n: {"accuracy": round(h / max(1, n), 3), "tokens": n}  # noqa: E731
