@@ -1,6 +1,7 @@
 """Build the tiny random test fixture and its golden trace.
 
   /usr/bin/python3 scripts/make_fixture.py [--out test/fixtures/tiny-random]
+  /usr/bin/python3 scripts/make_fixture.py --side_layers 1 --out test/fixtures/tiny-random-side
 
 A randomly initialised model of our family (fixed seed), exported with the same
 exporter real models use, plus golden.json: per-frame P(interval), decisions and
@@ -75,11 +76,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="test/fixtures/tiny-random")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--side_layers", type=int, default=0, help="give the decoder a side branch (cocaster-tiny has one)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     tokens = dict(DEFAULT_TOKENS)
     tok = train_bpe(CORPUS, 400, [tokens["framePlaceholder"], tokens["eos"], tokens["bos"]])
-    cfg = ModelConfig(vocab_size=tok.vocab_size)
+    cfg = ModelConfig(vocab_size=tok.vocab_size, side_layers=args.side_layers)
     encoder, decoder = FrameEncoder(cfg).eval(), Decoder(cfg).eval()
     layout = Layout(tok, DEFAULT_LAYOUT, tokens)
     pixel_fn = lambda rgb: preprocess(rgb, 1 / 255, (0.5,) * 3, (0.5,) * 3)  # noqa: E731

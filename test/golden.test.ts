@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LiveSession, type ExecutionProvider, type LiveModel } from '../src/engine/index.js';
 import { Layout } from '../src/engine/layout.js';
 import { syntheticFrame } from '../src/engine/syntheticFrame.js';
-import { FIXTURE, collect, loadFixture } from './helpers.js';
+import { FIXTURE, SIDE_FIXTURE, collect, loadFixture } from './helpers.js';
 
 interface GoldenFrame { type: 'frame'; t: number; pInterval: number; decision: string }
 interface GoldenSay { type: 'say'; t: number; trigger: string; question: string | null; ids: number[] }
@@ -17,19 +17,19 @@ interface Golden {
   runs: Array<{ maxNewTokens: number; trace: Array<GoldenFrame | GoldenSay> }>;
 }
 
-const golden = JSON.parse(readFileSync(join(FIXTURE, 'golden.json'), 'utf8')) as Golden;
-
 // WebGPU runs where an adapter exists (CI: Mesa's lavapipe); REQUIRE_WEBGPU=1 makes its absence a failure.
 const providers: ExecutionProvider[] = ['cpu', 'webgpu'];
+const cases = [FIXTURE, SIDE_FIXTURE].flatMap((dir) => providers.map((ep) => [basename(dir), ep, dir] as const));
 
-describe.each(providers)('golden trace on %s', (ep) => {
+describe.each(cases)('golden trace of %s on %s', (_name, ep, dir) => {
+  const golden = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8')) as Golden;
   let model: LiveModel | string;
   afterAll(async () => {
     if (typeof model !== 'string') await model?.release();
   });
 
   it('loads', async () => {
-    model = await loadFixture(ep);
+    model = await loadFixture(ep, dir);
     if (typeof model === 'string' && ep === 'webgpu' && process.env.REQUIRE_WEBGPU !== '1') {
       console.warn(`webgpu golden skipped: ${model}`);
       return;

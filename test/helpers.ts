@@ -8,6 +8,8 @@ import { silentLogger } from '../src/util/log.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURE = join(ROOT, 'test/fixtures/tiny-random');
+/** The same family with a decoder side branch (its KV cache has more layers than the stack). */
+export const SIDE_FIXTURE = join(ROOT, 'test/fixtures/tiny-random-side');
 export const MEDIA = resolve(ROOT, '../shared/media');
 export const hasMedia = existsSync(join(MEDIA, 'crafter_gameplay_hud.mp4'));
 
@@ -16,9 +18,9 @@ export function tempDir(prefix = 'cocaster-test-'): string {
 }
 
 /** Loads the fixture on a provider, or returns the reason it cannot run here. */
-export async function loadFixture(ep: ExecutionProvider): Promise<LiveModel | string> {
+export async function loadFixture(ep: ExecutionProvider, dir = FIXTURE): Promise<LiveModel | string> {
   try {
-    return await LiveModel.load(FIXTURE, { ep, logger: silentLogger });
+    return await LiveModel.load(dir, { ep, logger: silentLogger });
   } catch (err) {
     return (err as Error).message;
   }

@@ -51,7 +51,7 @@ def sha256(path: str) -> str:
 
 def export_onnx(encoder: FrameEncoder, decoder: Decoder, cfg: ModelConfig, out: str) -> None:
     encoder.eval(); decoder.eval()
-    n = cfg.num_layers
+    n = cfg.cache_layers
     with torch.no_grad():
         pix = torch.zeros(2, 3, cfg.image_size, cfg.image_size)
         torch.onnx.export(encoder, (pix,), f"{out}/vision_encoder.onnx", opset_version=OPSET,
@@ -102,7 +102,7 @@ def write_package(out: str, *, model_id: str, name: str, description: str, encod
         "files": {k: {"path": p, "sha256": sha256(f"{out}/{p}")} for k, p in files.items()},
         "vision": {"fps": fps, "width": cfg.image_size, "height": cfg.image_size, "padToSquare": pad_to_square,
                    "rescale": 1 / 255, "mean": list(mean), "std": list(std), "tokensPerFrame": cfg.tokens_per_frame},
-        "decoder": {"hiddenSize": cfg.hidden_size, "numLayers": cfg.num_layers, "numKeyValueHeads": cfg.num_kv_heads,
+        "decoder": {"hiddenSize": cfg.hidden_size, "numLayers": cfg.cache_layers, "numKeyValueHeads": cfg.num_kv_heads,
                     "headDim": cfg.head_dim, "vocabSize": cfg.vocab_size, "maxContext": max_context},
         "tokens": tokens,
         "layout": layout,

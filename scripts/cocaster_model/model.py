@@ -9,7 +9,7 @@ Shapes follow the ONNX package contract (see export.py):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -31,10 +31,19 @@ class ModelConfig:
     encoder_channels: tuple[int, ...] = (16, 32, 64)
     grid: int = 3  # grid x grid pooled tokens + 1 global token per frame
     frame_tokens: int = 0  # set by encoders that are not the pooled FrameEncoder
+    # A parallel branch of blocks on the raw input embeddings, added to the main
+    # stack's output (see Decoder). Its KV cache follows the main layers'.
+    side_layers: int = 0
+    side_ffn_size: int = 0  # 0 = ffn_size
 
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_heads
+
+    @property
+    def cache_layers(self) -> int:
+        """Layers with a KV cache: the package's decoder.numLayers."""
+        return self.num_layers + self.side_layers
 
     @property
     def tokens_per_frame(self) -> int:
@@ -50,6 +59,10 @@ class ModelConfig:
         d = dict(d)
         d["encoder_channels"] = tuple(d["encoder_channels"])
         return cls(**d)
+
+
+def side_config(cfg: ModelConfig) -> ModelConfig:
+    return replace(cfg, ffn_size=cfg.side_ffn_size or cfg.ffn_size)
 
 
 class RMSNorm(nn.Module):
@@ -127,38 +140,61 @@ class Block(nn.Module):
 
 
 class Decoder(nn.Module):
+    """A Llama-style stack, and optionally a side branch: `side_layers` fresh blocks
+    that read the raw input embeddings and whose residual update is added to the
+    stack's output before the final norm. cocaster-tiny grows one on a trained
+    stack to learn a lookup by content (a kit colour found by team name) that the
+    trained stack could not learn; the stack's own answers are untouched where the
+    branch adds nothing."""
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
+        self.side_blocks = nn.ModuleList(Block(side_config(cfg)) for _ in range(cfg.side_layers))
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_eps)
         self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2).float() / cfg.head_dim))
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
-    def forward(self, inputs_embeds, attention_mask, position_ids, past):
-        """past: list of (key, value) per layer. Returns logits and the new list."""
-        s = inputs_embeds.shape[1]
-        p = past[0][0].shape[2]
+    def rope(self, position_ids):
         freqs = position_ids.unsqueeze(-1).float() * self.inv_freq
         emb = torch.cat([freqs, freqs], dim=-1)
-        cos, sin = emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)
+        return emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)
+
+    def run(self, inputs_embeds, cos, sin, mask, past):
+        """Both stacks over one mask; returns logits and the present (key, value) per cache layer."""
+        x, present = inputs_embeds, []
+        frozen = not self.blocks[0].attn.o.weight.requires_grad   # a frozen stack needs no graph
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
+            for block, (pk, pv) in zip(self.blocks, past):
+                x, k, v = block(x, cos, sin, mask, pk, pv)
+                present.append((k, v))
+        y = inputs_embeds
+        for block, (pk, pv) in zip(self.side_blocks, past[len(self.blocks):]):
+            y, k, v = block(y, cos, sin, mask, pk, pv)
+            present.append((k, v))
+        if self.side_blocks:
+            self.stack_hidden = x   # training reads the stack's own answer here (train_tiny --side_anchor)
+            x = x + (y - inputs_embeds)
+        return self.lm_head(self.norm(x)), present
+
+    def forward(self, inputs_embeds, attention_mask, position_ids, past):
+        """past: list of (key, value) per cache layer. Returns logits and the new list."""
+        s = inputs_embeds.shape[1]
+        p = past[0][0].shape[2]
+        cos, sin = self.rope(position_ids)
         # Causal + padding mask built from shapes, so it exports with dynamic axes.
         q_pos = torch.arange(s).unsqueeze(1) + p
         k_pos = torch.arange(attention_mask.shape[1]).unsqueeze(0)
         allowed = (k_pos <= q_pos).unsqueeze(0) & (attention_mask.unsqueeze(1) > 0)
         mask = torch.zeros(allowed.shape, dtype=inputs_embeds.dtype).masked_fill(~allowed, torch.finfo(inputs_embeds.dtype).min)
-        mask = mask.unsqueeze(1)  # [B,1,S,T]
-        x, present = inputs_embeds, []
-        for block, (pk, pv) in zip(self.blocks, past):
-            x, k, v = block(x, cos, sin, mask, pk, pv)
-            present.append((k, v))
-        return self.lm_head(self.norm(x)), present
+        return self.run(inputs_embeds, cos, sin, mask.unsqueeze(1), past)   # mask [B,1,S,T]
 
     def empty_past(self, batch: int = 1):
         z = torch.zeros(batch, self.cfg.num_kv_heads, 0, self.cfg.head_dim)
-        return [(z, z) for _ in range(self.cfg.num_layers)]
+        return [(z, z) for _ in range(self.cfg.cache_layers)]
 
 
 class FrameEncoder(nn.Module):

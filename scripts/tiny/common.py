@@ -40,8 +40,8 @@ ENC_CFG = dict(image_size=128, encoder_channels=(24, 48, 64, 64), grid=2, frame_
 DEC_CFG = dict(hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=2, ffn_size=768)
 
 
-def model_config(vocab_size: int) -> ModelConfig:
-    return ModelConfig(vocab_size=vocab_size, **DEC_CFG, **ENC_CFG)
+def model_config(vocab_size: int, **overrides) -> ModelConfig:
+    return ModelConfig(vocab_size=vocab_size, **{**DEC_CFG, **ENC_CFG, **overrides})
 
 
 def load_tokenizer():
@@ -120,7 +120,7 @@ class SeqBuilder:
       ids    token id, or -1 at a frame-embedding slot
       fidx   frame*K + slot at frame slots, else -1
       labels target id for the NEXT token at this position, or IGNORE
-      kind   0 none, 1 silent frame decision, 2 speak frame decision, 3 text
+      kind   0 none, 1 silent frame decision, 2 speak frame decision, 3 answer text, 4 self-line text
     """
 
     def __init__(self, layout: Layout, k: int):
@@ -202,7 +202,7 @@ class SeqBuilder:
                 a_ids = self.text_ids(selfs[f])
                 sp = self.speak
                 put(sp[:-1])
-                put([sp[-1]] + a_ids, a_ids + [self.eos], 3)
+                put([sp[-1]] + a_ids, a_ids + [self.eos], 4)
                 state["last"] = "eos"
             else:
                 labels[-1], kind[-1] = self.interval, 1

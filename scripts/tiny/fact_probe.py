@@ -24,7 +24,8 @@ import random
 import numpy as np
 import torch
 
-from tiny.common import VAL_DIR, SeqBuilder, load_tokenizer, match_dirs, model_config
+from cocaster_model.model import ModelConfig
+from tiny.common import VAL_DIR, SeqBuilder, load_tokenizer, match_dirs
 
 
 def main() -> None:
@@ -39,8 +40,8 @@ def main() -> None:
     import train_tiny as T   # noqa: E402 (scripts/ is on the path via tiny.common)
     torch.set_num_threads(1)
     tok, layout = load_tokenizer()
-    cfg = model_config(tok.vocab_size)
     ck = torch.load(a.ckpt, map_location="cpu")
+    cfg = ModelConfig.from_dict(ck["cfg"])
     model = T.Streamer(cfg, tok)
     model.load_state_dict(ck["model"])
     model.pin_facts()
@@ -61,7 +62,7 @@ def main() -> None:
             fidx_t = torch.from_numpy(fidx)
             pred_logits = model(torch.from_numpy(ids), fidx_t, feats)
             pred = pred_logits.argmax(-1)
-            for i in np.where(kind == 3)[0]:   # answer tokens
+            for i in np.where(kind >= 3)[0]:   # answer and self-line tokens
                 cls = next((k for k, s in ids_by_class.items() if lab[i] in s), "other")
                 hits[cls][0] += int(pred[i] == lab[i])
                 hits[cls][1] += 1

@@ -32,15 +32,9 @@ def _dec(self, inputs_embeds, attention_mask, position_ids, past):
     if past[0][0].shape[2] != 0 or not torch.is_grad_enabled():
         return _orig_dec(self, inputs_embeds, attention_mask, position_ids, past)
     s = inputs_embeds.shape[1]
-    freqs = position_ids.unsqueeze(-1).float() * self.inv_freq
-    emb = torch.cat([freqs, freqs], dim=-1)
-    cos, sin = emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)
+    cos, sin = self.rope(position_ids)
     causal = torch.ones(s, s, dtype=torch.bool).triu(1)
-    x, present = inputs_embeds, []
-    for block, (pk, pv) in zip(self.blocks, past):
-        x, k, v = block(x, cos, sin, ("fast", causal), pk, pv)
-        present.append((k, v))
-    return self.lm_head(self.norm(x)), present
+    return self.run(inputs_embeds, cos, sin, ("fast", causal), past)
 
 
 def enable():
