@@ -76,7 +76,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="test/fixtures/tiny-random")
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--side_layers", type=int, default=0, help="give the decoder a side branch (cocaster-tiny has one)")
+    ap.add_argument("--side_layers", type=int, default=0, help="give the decoder a side branch (cocaster_model.model.Decoder)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     tokens = dict(DEFAULT_TOKENS)
@@ -110,7 +110,7 @@ def main() -> None:
             sys.exit("margins too small for a golden trace; try another --seed")
         runs.append({"maxNewTokens": cap, "trace": [{k: v for k, v in e.items() if k != "margin"} for e in trace]})
 
-    write_package(args.out, model_id="tiny-random", name="tiny random (test fixture)",
+    write_package(args.out, model_id="tiny-random-side" if args.side_layers else "tiny-random", name="tiny random (test fixture)",
                   description="Randomly initialised model of cocaster's family for tests; it knows nothing.",
                   encoder=encoder, decoder=decoder, cfg=cfg, tok=tok, tokens=tokens, layout=DEFAULT_LAYOUT,
                   threshold=THRESHOLD, max_new_tokens=MAX_NEW_TOKENS, max_context=8192, fps=FPS)

@@ -571,8 +571,8 @@ def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.
     k = kind_t[sel]
     w = torch.where(k == 2, torch.full_like(ce, speak_w), torch.ones_like(ce))
     frame = (k == 1) | (k == 2)
-    text = k >= 3
     stream_loss = (ce[frame] * w[frame]).sum() / max(1, int(frame.sum()))
+    text = k >= 3
     if side_anchor:   # the side branch learns answers only; decisions and self lines stay the stack's
         stream_loss = side_anchor * stack_drift(model, logits, sel, frame | (k == 4))
         text = k == 3
@@ -595,10 +595,9 @@ def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.
 
 def cmd_decoder(a):
     tok, layout = load_tokenizer()
-    if a.resume and os.path.exists(a.ckpt):
-        cfg = ModelConfig.from_dict(torch.load(a.ckpt, map_location="cpu")["cfg"])
-    else:
-        cfg = model_config(tok.vocab_size, side_layers=a.side_layers, side_ffn_size=a.side_ffn)
+    ck = torch.load(a.ckpt) if a.resume and os.path.exists(a.ckpt) else {}
+    cfg = ModelConfig.from_dict(ck["cfg"]) if ck else \
+        model_config(tok.vocab_size, side_layers=a.side_layers, side_ffn_size=a.side_ffn)
     k = cfg.tokens_per_frame
     builder = SeqBuilder(layout, k)
     tdirs = [d for d in match_dirs(TRAIN_DIR) if os.path.exists(os.path.join(d, "reader.npy"))]
@@ -613,8 +612,8 @@ def cmd_decoder(a):
     init_weights(model)
     model.pin_facts()
     model.interval = layout.interval
-    step, rng, ck = 0, random.Random(a.seed), {}
-    if a.init and not (a.resume and os.path.exists(a.ckpt)):
+    step, rng = 0, random.Random(a.seed)
+    if a.init and not ck:
         step = init_from(model, a.init)
         rng = random.Random(a.seed + step)
     if a.freeze_stack:   # only the side branch learns: the trained stack's answers stay as they were
@@ -628,8 +627,7 @@ def cmd_decoder(a):
         f"trained {n_train / 1e6:.2f} M")
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=a.lr, betas=(0.9, 0.98),
                             weight_decay=0.05)
-    if a.resume and os.path.exists(a.ckpt):
-        ck = torch.load(a.ckpt)
+    if ck:
         model.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step = ck["step"]
         model.pin_facts()
         rng = random.Random(a.seed + step)
@@ -645,7 +643,7 @@ def cmd_decoder(a):
                     "elapsed": elapsed + time.time() - t0, "drill": a.drill, "init": a.init,
                     "freeze_stack": a.freeze_stack}, a.ckpt)
 
-    elapsed = ck.get("elapsed", 0.0) if a.resume and os.path.exists(a.ckpt) and not a.restart_lr else 0.0
+    elapsed = ck.get("elapsed", 0.0) if ck and not a.restart_lr else 0.0
     step0 = step if a.restart_lr or (a.init and not ck) else 0   # a restarted or new schedule warms up again
     total = a.total_minutes * 60
     while time.time() - t0 < budget:

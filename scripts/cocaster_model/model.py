@@ -142,10 +142,9 @@ class Block(nn.Module):
 class Decoder(nn.Module):
     """A Llama-style stack, and optionally a side branch: `side_layers` fresh blocks
     that read the raw input embeddings and whose residual update is added to the
-    stack's output before the final norm. cocaster-tiny grows one on a trained
-    stack to learn a lookup by content (a kit colour found by team name) that the
-    trained stack could not learn; the stack's own answers are untouched where the
-    branch adds nothing."""
+    stack's output before the final norm. train_tiny.py grows one on a trained,
+    frozen stack to learn a lookup by content (a kit colour found by team name)
+    that the stack could not learn (session 8; the shipped cocaster-tiny has none)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
