@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aggregate, answerIsRight, scoreMatch, type RefMatch, type SpokenLine } from '../src/eval/metrics.js';
+import { aggregate, answerIsRight, judgeGoals, scoreMatch, type RefMatch, type SpokenLine } from '../src/eval/metrics.js';
 
 // A hand-made 60 s match at 2 fps (120 frames): kickoff at frame 3, Falcons goal at
 // frame 40, a save at frame 80; questions at frames 60 (score) and 100 (weather).
@@ -37,6 +37,13 @@ describe('eval scoring rules', () => {
     expect(scoreMatch(ref, [say(40, 'Goal for Rovers!')], 2, 120).goalsCommented).toBe(0);
     expect(scoreMatch(ref, [say(44, 'Falcons score!')], 2, 120).goalsCommented).toBe(1); // 2.0 s late
     expect(scoreMatch(ref, [say(45, 'Falcons score!')], 2, 120).goalsCommented).toBe(0); // 2.5 s late
+  });
+
+  it('judgeGoals names the scorer and keeps the lines said near a missed goal', () => {
+    const [goal] = judgeGoals(ref, [say(20, 'Nice pass.'), say(41, 'Goal for Rovers!'), answer(0, 42, 'Falcons 1-0 Rovers')], 2);
+    expect(goal).toMatchObject({ frame: 40, team: 'Falcons', commented: false });
+    expect(goal!.linesNear.map((l) => l.text)).toEqual(['Goal for Rovers!']); // answers and far lines are not goal comments
+    expect(judgeGoals(ref, [say(39, 'Falcons!')], 2)[0]!.commented).toBe(true);
   });
 
   it('lines near no event are false alarms, counted per minute', () => {

@@ -6,7 +6,7 @@ import { fileSource } from '../capture/fileSource.js';
 import { LiveModel, LiveSession, type ExecutionProviderChoice } from '../engine/index.js';
 import type { Logger } from '../util/log.js';
 import { generateMatches, readMatch } from './arenaWorld.js';
-import { aggregate, judgeAnswers, scoreMatch, type MatchScore, type RefMatch, type SpokenLine } from './metrics.js';
+import { aggregate, judgeAnswers, judgeGoals, scoreMatch, type MatchScore, type RefMatch, type SpokenLine } from './metrics.js';
 
 export interface EvalOptions {
   modelDir: string;
@@ -52,6 +52,7 @@ export async function evaluate(opts: EvalOptions) {
       frames += count;
       const score = scoreMatch(ref, spoken, vision.fps, count);
       logAnswers(opts.logger, ref, spoken);
+      logMissedGoals(opts.logger, ref, spoken, vision.fps);
       scores.push(score);
       opts.logger.info(`seed ${seed}: goals ${score.goalsCommented}/${score.goals}, false alarms ${score.falseAlarms}, questions ${score.questionsRight}/${score.questions}`);
     }
@@ -74,5 +75,13 @@ export async function evaluate(opts: EvalOptions) {
 function logAnswers(logger: Logger, ref: RefMatch, spoken: SpokenLine[]): void {
   for (const { question: q, answer, fact, right } of judgeAnswers(ref, spoken)) {
     logger.debug(`seed ${ref.seed} frame ${q.frame} [${q.kind}] ${right ? 'right' : 'WRONG'} Q: ${q.text} A: ${answer ?? '(none)'} fact: ${fact ?? '(unknowable)'}`);
+  }
+}
+
+/** Goals the model did not comment, with what it said near them (COCASTER_LOG=debug). */
+function logMissedGoals(logger: Logger, ref: RefMatch, spoken: SpokenLine[], fps: number): void {
+  for (const g of judgeGoals(ref, spoken, fps).filter((j) => !j.commented)) {
+    const near = g.linesNear.map((s) => `[${s.frame}] ${s.text}`).join(' | ') || '(silent)';
+    logger.debug(`seed ${ref.seed} frame ${g.frame} [goal] MISSED ${g.team} scored; said: ${near}`);
   }
 }

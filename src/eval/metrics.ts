@@ -60,6 +60,27 @@ export function judgeAnswers(ref: RefMatch, spoken: SpokenLine[]): JudgedQuestio
   });
 }
 
+/** One goal of a match: the scoring team, the model's self lines within the
+ * window, and whether one of them names the scorer. */
+export interface JudgedGoal {
+  frame: number;
+  team: string;
+  linesNear: SpokenLine[];
+  commented: boolean;
+}
+
+/** Goals: a self line within the window naming the scoring team. */
+export function judgeGoals(ref: RefMatch, spoken: SpokenLine[], fps: number): JudgedGoal[] {
+  const window = Math.round(MATCH_WINDOW_SEC * fps);
+  const goalLines = ref.turns.filter((t) => t.role === 'assistant' && t.trigger === 'self' && t.kind === 'goal');
+  const goalTeams = ref.events.filter((e) => e.type === 'goal').map((e) => ref.teams[e.team ?? -1]?.name ?? '');
+  return goalLines.map((g, i) => {
+    const team = goalTeams[i] ?? '';
+    const linesNear = spoken.filter((s) => s.trigger === 'self' && Math.abs(s.frame - g.frame) <= window);
+    return { frame: g.frame, team, linesNear, commented: team !== '' && linesNear.some((s) => contains(s.text, team)) };
+  });
+}
+
 export interface MatchScore {
   minutes: number;
   goals: number;
@@ -83,10 +104,8 @@ export function scoreMatch(ref: RefMatch, spoken: SpokenLine[], fps: number, tot
   const self = spoken.filter((s) => s.trigger === 'self');
   const near = (a: number, b: number) => Math.abs(a - b) <= window;
 
-  // Goals: a self line within the window naming the scoring team.
-  const goals = refSelf.filter((t) => t.kind === 'goal');
-  const goalTeams = ref.events.filter((e) => e.type === 'goal').map((e) => ref.teams[e.team ?? -1]?.name ?? '');
-  const goalsCommented = goals.filter((g, i) => self.some((s) => near(s.frame, g.frame) && contains(s.text, goalTeams[i] ?? '\u0000'))).length;
+  const goals = judgeGoals(ref, spoken, fps);
+  const goalsCommented = goals.filter((g) => g.commented).length;
 
   // False alarms: self lines near no reference commentary.
   const falseAlarms = self.filter((s) => !refSelf.some((t) => near(s.frame, t.frame))).length;

@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -8,15 +9,27 @@ export const hasChromium = existsSync(CHROMIUM);
 /** CI installs Chromium: there, a missing browser is a failure, not a skip. */
 export const skipBrowser = !hasChromium && process.env.REQUIRE_BROWSER !== '1';
 
-/** A fresh profile each run, as Chromium would otherwise share state between tests. */
-export function launchChromium(): Promise<BrowserContext> {
+/** A fresh profile each run, as Chromium would otherwise share state between
+ * tests; removed when the context closes so test runs do not pile up in /tmp. */
+export async function launchChromium(): Promise<BrowserContext> {
   if (!hasChromium) throw new Error(`REQUIRE_BROWSER=1 but no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
   const profile = mkdtempSync(join(tmpdir(), 'cocaster-chromium-'));
-  return chromium.launchPersistentContext(profile, {
+  // Chromium may still be flushing the profile as it exits, hence the retries.
+  const removeProfile = () => rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     viewport: { width: 1920, height: 1080 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  }).catch(async (e: unknown) => {
+    await removeProfile();
+    throw e;
   });
+  const close = context.close.bind(context);
+  context.close = async (options) => {
+    await close(options);
+    await removeProfile();
+  };
+  return context;
 }
 
 /** Pixels of a PNG at the given points, decoded by the browser itself. */
