@@ -40,7 +40,7 @@ from tiny.common import (COLOURS, DATA, DEC_CFG, ENC_CFG, FPS, HEADS, IGNORE, LE
                          make_extra_dialogues, make_quiz, match_dirs, model_config, QUIZ_KINDS)
 from cocaster_model.layout import DEFAULT_LAYOUT, DEFAULT_TOKENS, SYSTEM_PROMPT  # noqa: E402
 from arena.world import TEAM_NAMES  # noqa: E402
-from cocaster_model.model import Decoder, ModelConfig  # noqa: E402
+from cocaster_model.model import Decoder, ModelConfig, gate_from_logit  # noqa: E402
 from cocaster_model.tokenizer import train_bpe  # noqa: E402
 
 torch.set_num_threads(2)
@@ -267,17 +267,31 @@ def cmd_encoder(a):
 
 
 def load_reader():
-    from tiny.reader import Reader
+    """The frozen reader, with the full-resolution letter path (tiny.letters) when
+    it has been trained: it replaces the trunk's letter heads, nothing else."""
+    from tiny.letters import LETTERS_CKPT
+    from tiny.reader import LetterReader, Reader
     model = Reader(HEADS, lexicon())
     model.load_state_dict(torch.load(ENC_CKPT)["model"])
+    if os.path.exists(LETTERS_CKPT):
+        ck = torch.load(LETTERS_CKPT)
+        letters = LetterReader(**ck["arch"])
+        letters.load_state_dict(ck["model"])
+        model.attach_letters(letters)
+        log(f"reader letters from {LETTERS_CKPT} (step {ck['step']})")
     return model.eval()
+
+
+def reader_stamp() -> float:
+    from tiny.letters import LETTERS_CKPT
+    return max(os.path.getmtime(p) for p in (ENC_CKPT, LETTERS_CKPT) if os.path.exists(p))
 
 
 @torch.no_grad()
 def cmd_cache(a):
     """Reader features (head distributions + z) of every frame, fp16: reader.npy."""
     reader = load_reader()
-    stamp = os.path.getmtime(ENC_CKPT)
+    stamp = reader_stamp()
     dirs = match_dirs(VAL_DIR) + match_dirs(TRAIN_DIR)
     n = 0
     for d in dirs:
@@ -368,7 +382,7 @@ def init_from(model: Streamer, path: str) -> int:
     branch keeps its no-op init). Returns the checkpoint's step."""
     ck = torch.load(path, map_location="cpu")
     missing, unexpected = model.load_state_dict(ck["model"], strict=False)
-    assert not unexpected and all(k.startswith("decoder.side_blocks.") for k in missing), (missing, unexpected)
+    assert not unexpected and all(k.startswith("decoder.side_") for k in missing), (missing, unexpected)
     model.pin_facts()
     log(f"initialised from {path} (step {ck['step']}); {len(missing)} side-branch tensors fresh")
     return ck["step"]
@@ -559,8 +573,22 @@ def stack_drift(model, logits, sel, keep) -> torch.Tensor:
     return F.kl_div(F.log_softmax(logits[at], -1), F.log_softmax(own, -1), log_target=True, reduction="batchmean")
 
 
+def gate_loss(model, kind_t) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """The gated side branch applies at answer positions (kind 3: the prompt's last
+    token and each answer token) and nowhere else. Balanced BCE, as answers are ~2 %
+    of a stream; the stats count gates left open off answers and not fully open on them."""
+    logit = model.decoder.gate_logit[0].float()
+    on = kind_t == 3
+    bce = F.binary_cross_entropy_with_logits(logit, on.float(), reduction="none")
+    loss = bce[on].mean() + bce[~on].mean() if on.any() else bce.mean()
+    with torch.no_grad():
+        g = gate_from_logit(logit)
+        stats = (int((g[~on] > 0).sum()), int((~on).sum()), int((g[on] < 1).sum()), int(on.sum()))
+    return loss, stats
+
+
 def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.0, drill_layout=DEFAULT_DRILL,
-             side_anchor=0.0):
+             side_anchor=0.0, gate_w=1.0):
     ids_t, fidx_t = torch.from_numpy(ids), torch.from_numpy(fidx)
     logits = model(ids_t, fidx_t, feats).float()
     drill = copy_drill(model, feats, fidx, drill_layout) if drill_w > 0 else None
@@ -576,13 +604,21 @@ def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.
     if side_anchor:   # the side branch learns answers only; decisions and self lines stay the stack's
         stream_loss = side_anchor * stack_drift(model, logits, sel, frame | (k == 4))
         text = k == 3
+    if model.cfg.side_gate:   # the same, enforced: shut, the gate leaves the stack's logits exactly
+        stream_loss, model.gate_stats = gate_loss(model, kind_t)
+        stream_loss = gate_w * stream_loss
+        text = k == 3
     # Facts (names, digits, colours) are a few tokens of each line but all of its
     # point, so they weigh more (session 3: on its own this did not start the copy;
     # small role vectors and the copy drill did).
     fw = torch.where(torch.isin(lab_t[sel], model.fact_ids), fact_w, 1.0)[text]
     lm_loss = (ce[text] * fw).sum() / fw.sum() if text.any() else ce.sum() * 0
     if drill is not None and bool((drill != IGNORE).any()):
-        model.last_drill = F.cross_entropy(logits, drill, ignore_index=IGNORE)
+        drill_logits = logits
+        if model.cfg.side_gate:   # shut at frame slots, so the drill exercises the lookup on the ungated branch
+            dec = model.decoder
+            drill_logits = dec.lm_head(dec.norm(dec.stack_hidden + dec.side_update))[0].float()
+        model.last_drill = F.cross_entropy(drill_logits, drill, ignore_index=IGNORE)
         lm_loss = lm_loss + drill_w * model.last_drill
     # decision accuracy diagnostics
     with torch.no_grad():
@@ -597,7 +633,7 @@ def cmd_decoder(a):
     tok, layout = load_tokenizer()
     ck = torch.load(a.ckpt) if a.resume and os.path.exists(a.ckpt) else {}
     cfg = ModelConfig.from_dict(ck["cfg"]) if ck else \
-        model_config(tok.vocab_size, side_layers=a.side_layers, side_ffn_size=a.side_ffn)
+        model_config(tok.vocab_size, side_layers=a.side_layers, side_ffn_size=a.side_ffn, side_gate=a.side_gate)
     k = cfg.tokens_per_frame
     builder = SeqBuilder(layout, k)
     tdirs = [d for d in match_dirs(TRAIN_DIR) if os.path.exists(os.path.join(d, "reader.npy"))]
@@ -618,7 +654,7 @@ def cmd_decoder(a):
         rng = random.Random(a.seed + step)
     if a.freeze_stack:   # only the side branch learns: the trained stack's answers stay as they were
         for name, p in model.named_parameters():
-            p.requires_grad_(name.startswith("decoder.side_blocks."))
+            p.requires_grad_(name.startswith("decoder.side_"))
     n_dec = sum(p.numel() for p in model.decoder.parameters())
     n_side = sum(p.numel() for p in model.decoder.side_blocks.parameters())
     n_con = sum(p.numel() for p in model.connector.parameters())
@@ -654,7 +690,7 @@ def cmd_decoder(a):
         feats, ids, fidx, lab, kind = train.sample(rng, a)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
             sl, ll, st = seq_loss(model, feats, ids, fidx, lab, kind, a.speak_w, a.fact_w, a.drill_w, a.drill,
-                                  a.side_anchor)
+                                  a.side_anchor, a.gate_w)
         loss = sl + ll
         opt.zero_grad()
         loss.backward()
@@ -669,8 +705,9 @@ def cmd_decoder(a):
         cur = np.array([sl.item(), ll.item()])
         ema = cur if ema is None else 0.95 * ema + 0.05 * cur
         if step % 10 == 0:
+            gate = "gate open-off {}/{} shut-on {}/{} ".format(*model.gate_stats) if cfg.side_gate else ""
             log(f"step {step} len {len(ids)} stream {ema[0]:.4f} lm {ema[1]:.4f} drill {float(getattr(model, 'last_drill', 0)):.3f} sil {st[0]}/{st[1]} spk {st[2]}/{st[3]} "
-                f"lr {lr:.2e} prog {prog:.3f} {(time.time() - t0) / 60:.1f} min")
+                f"{gate}lr {lr:.2e} prog {prog:.3f} {(time.time() - t0) / 60:.1f} min")
         if step % a.save_every == 0:
             save()
         if step % a.val_every == 0:
@@ -771,6 +808,9 @@ def main():
     p.add_argument("--side_layers", type=int, default=0, help="blocks in the side branch on the raw embeddings (Decoder)")
     p.add_argument("--side_ffn", type=int, default=0, help="the side blocks' FFN width (0 = the stack's)")
     p.add_argument("--freeze_stack", action="store_true", help="train only the side branch")
+    p.add_argument("--side_gate", action="store_true",
+                   help="the side branch gates itself: exactly no change off answers (BCE-trained gate, replaces the streaming loss)")
+    p.add_argument("--gate_w", type=float, default=1.0, help="weight of the side gate's loss")
     p.add_argument("--side_anchor", type=float, default=0.0,
                    help="replace the streaming loss by this weight x KL(stack || stack + side) at frame decisions and self lines")
     p = sub.add_parser("export"); p.add_argument("--threshold", type=float, default=0.5)

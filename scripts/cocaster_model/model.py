@@ -35,6 +35,9 @@ class ModelConfig:
     # stack's output (see Decoder). Its KV cache follows the main layers'.
     side_layers: int = 0
     side_ffn_size: int = 0  # 0 = ffn_size
+    # The branch's update is scaled by a gate it computes itself, with a dead zone,
+    # so where the gate reads "not an answer" the logits are exactly the stack's.
+    side_gate: bool = False
 
     @property
     def head_dim(self) -> int:
@@ -139,12 +142,20 @@ class Block(nn.Module):
         return x + self.mlp(self.mlp_norm(x)), k, v
 
 
+def gate_from_logit(logit):
+    """sigmoid stretched so that below 1/6 it is exactly 0 and above 5/6 exactly 1:
+    a gate that is merely small would still nudge decisions near the threshold."""
+    return (1.5 * torch.sigmoid(logit) - 0.25).clamp(0.0, 1.0)
+
+
 class Decoder(nn.Module):
     """A Llama-style stack, and optionally a side branch: `side_layers` fresh blocks
     that read the raw input embeddings and whose residual update is added to the
     stack's output before the final norm. train_tiny.py grows one on a trained,
     frozen stack to learn a lookup by content (a kit colour found by team name)
-    that the stack could not learn (session 8; the shipped cocaster-tiny has none)."""
+    that the stack could not learn (session 8; the shipped cocaster-tiny has none).
+    With `side_gate` the branch also says where it applies (session 9: answers
+    only), and elsewhere adds exactly nothing."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -152,6 +163,9 @@ class Decoder(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
         self.side_blocks = nn.ModuleList(Block(side_config(cfg)) for _ in range(cfg.side_layers))
+        if cfg.side_gate:
+            self.side_gate_norm = RMSNorm(cfg.hidden_size, cfg.rms_eps)
+            self.side_gate = nn.Linear(cfg.hidden_size, 1)
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_eps)
         self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2).float() / cfg.head_dim))
@@ -176,7 +190,12 @@ class Decoder(nn.Module):
             present.append((k, v))
         if self.side_blocks:
             self.stack_hidden = x   # training reads the stack's own answer here (train_tiny --side_anchor)
-            x = x + (y - inputs_embeds)
+            update = y - inputs_embeds
+            if self.cfg.side_gate:
+                self.side_update = update   # training's copy drill reads the branch ungated at frame slots
+                self.gate_logit = self.side_gate(self.side_gate_norm(y)).squeeze(-1)
+                update = update * gate_from_logit(self.gate_logit).unsqueeze(-1)
+            x = x + update
         return self.lm_head(self.norm(x)), present
 
     def forward(self, inputs_embeds, attention_mask, position_ids, past):

@@ -57,6 +57,36 @@ def _conv(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.GroupNorm(1, c_out), nn.GELU()]
 
 
+LETTER_HEADS = tuple(f"l{j}_{side}" for side in "ha" for j in range(3))
+
+
+class LetterReader(nn.Module):
+    """The scoreboard's six letters, read at full resolution (session 9).
+
+    The trunk's board path starts after the stride-4 stem, where a 5-px letter is
+    about one cell: on 20 held-out matches it spelled the home name right on 0.83
+    of frames, the away name on 0.91 (C/G/O, U/L, F/P, W/N mixed up), and every
+    goal the shipped model missed on seed 424242 x 20 named a misread team. This
+    path reads the top band's pixels itself; the trunk and its z are untouched,
+    so only the name distributions the connector gets change."""
+
+    def __init__(self, widths: tuple[int, ...] = (16, 32, 48, 48), fc: int = 128, image_size: int = 128, band: int = 32):
+        super().__init__()
+        self.band = band * image_size // 128
+        layers, c_in = [], 3
+        for i, c in enumerate(widths):   # full resolution first, then stride 2: a letter ends up ~one cell
+            layers += _conv(c_in, c, 1 if i == 0 else 2)
+            c_in = c
+        self.convs = nn.Sequential(*layers)
+        down = 2 ** (len(widths) - 1)
+        self.fc = nn.Sequential(nn.Linear(c_in * (self.band // down) * (image_size // down), fc), nn.GELU())
+        self.heads = nn.ModuleDict({h: nn.Linear(fc, 26) for h in LETTER_HEADS})
+
+    def forward(self, pixel_values: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = self.fc(self.convs(pixel_values[:, :, : self.band]).flatten(1))
+        return {k: head(h) for k, head in self.heads.items()}
+
+
 class Reader(nn.Module):
     def __init__(self, heads: dict[str, int], lexicon: torch.Tensor, image_size: int = 128):
         """lexicon: [names, 3] letter indices of each team's on-screen abbreviation."""
@@ -82,10 +112,17 @@ class Reader(nn.Module):
         d = self.deep(s)
         return self.mix(torch.cat([F.gelu(self.board_fc(b.flatten(1))), F.gelu(self.deep_fc(d.flatten(1)))], 1))
 
+        self.letters: LetterReader | None = None   # attach_letters() replaces the trunk's letter heads
+
+    def attach_letters(self, letters: LetterReader) -> None:
+        self.letters = letters
+
     def forward(self, pixel_values: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.trunk(pixel_values)
         out = {k: h(z) for k, h in self.heads.items()}
         out["z"] = z
+        if self.letters is not None:
+            out.update(self.letters(pixel_values))
         return out
 
     def name_logits(self, out: dict[str, torch.Tensor], side: str) -> torch.Tensor:
