@@ -3,6 +3,7 @@ import { defaultModelDir, parseExecutionProvider } from '../engine/index.js';
 import { UserError, errorMessage, oneLine } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 import { bench } from './bench.js';
+import { checkEvalSeed } from '../eval/arenaWorld.js';
 import { evaluate } from '../eval/evaluate.js';
 import { parseAsk, runStream } from './run.js';
 import { runDaemon } from '../daemon/run.js';
@@ -120,6 +121,7 @@ async function main(argv: string[]): Promise<void> {
       const seed = Number(values.seed);
       if (!Number.isInteger(episodes) || episodes < 1) throw new UserError(`--episodes must be a positive integer, got '${values.episodes}'`);
       if (!Number.isInteger(seed)) throw new UserError(`--seed must be an integer, got '${values.seed}'`);
+      checkEvalSeed(seed); // before the model loads, so a wrong seed costs nothing and says one line
       const threshold = parseThreshold(values.threshold);
       const result = await evaluate({ modelDir, episodes, seed, ep, logger, ...(threshold === undefined ? {} : { threshold }) });
       process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');

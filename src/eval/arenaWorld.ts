@@ -8,6 +8,11 @@ import type { RefMatch } from './metrics.js';
 const SCRIPTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts');
 export const EVAL_SEED_START = 100_000;
 
+/** Training never used seeds from EVAL_SEED_START on; lower ones would score memorised matches. */
+export function checkEvalSeed(seed: number): void {
+  if (seed < EVAL_SEED_START) throw new UserError(`evaluation seeds start at ${EVAL_SEED_START} (lower seeds are for training)`);
+}
+
 /** Python with numpy and Pillow for the arena world generator (Debian's python3). */
 function python(): string {
   return process.env.COCASTER_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
@@ -15,7 +20,7 @@ function python(): string {
 
 /** Renders matches seed..seed+n-1 of the arena world (scripts/arena) to `out`. */
 export async function generateMatches(seed: number, n: number, out: string, fps: number, res: number): Promise<void> {
-  if (seed < EVAL_SEED_START) throw new UserError(`evaluation seeds start at ${EVAL_SEED_START} (lower seeds are for training)`);
+  checkEvalSeed(seed);
   const args = ['-m', 'arena.dataset', '--eval', '--video-only', '--seeds', `${seed}:${seed + n}`, '--out', out, '--fps', String(fps), '--res', String(res), '--jobs', '2'];
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((res, rej) => {
     const child = spawn(python(), args, { cwd: SCRIPTS, stdio: ['ignore', 'ignore', 'pipe'] });
