@@ -279,6 +279,8 @@ def load_reader():
         letters.load_state_dict(ck["model"])
         model.attach_letters(letters)
         log(f"reader letters from {LETTERS_CKPT} (step {ck['step']})")
+    else:
+        log(f"no {LETTERS_CKPT}: names are spelled by the trunk's letter heads (python3 -m tiny.letters trains the letter path)")
     return model.eval()
 
 

@@ -105,14 +105,13 @@ class Reader(nn.Module):
         self.deep_fc = nn.Linear(deep_in, 192)
         self.mix = nn.Sequential(nn.LayerNorm(512), nn.Linear(512, Z_DIM), nn.GELU())
         self.heads = nn.ModuleDict({k: nn.Linear(Z_DIM, v or 2) for k, v in heads.items()})
+        self.letters: LetterReader | None = None   # attach_letters() replaces the trunk's letter heads
 
     def trunk(self, pixel_values: torch.Tensor) -> torch.Tensor:
         s = self.stem(pixel_values)
         b = self.board(s[:, :, : self.board_rows])
         d = self.deep(s)
         return self.mix(torch.cat([F.gelu(self.board_fc(b.flatten(1))), F.gelu(self.deep_fc(d.flatten(1)))], 1))
-
-        self.letters: LetterReader | None = None   # attach_letters() replaces the trunk's letter heads
 
     def attach_letters(self, letters: LetterReader) -> None:
         self.letters = letters
