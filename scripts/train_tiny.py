@@ -37,7 +37,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tiny.common import (COLOURS, DATA, DEC_CFG, ENC_CFG, FPS, HEADS, IGNORE, LETTERS, MEAN, lexicon, NAME_OF_ABBR, RUNS, SCRIPTS, STD, TOK_DIR,  # noqa: E402
                          TRAIN_DIR, VAL_DIR, SeqBuilder, dialogue_draws, frame_targets, load_tokenizer,
-                         make_extra_dialogues, make_quiz, match_dirs, model_config, QUIZ_KINDS)
+                         make_extra_dialogues, make_quiz, match_dirs, model_config, QUIZ_KINDS, log, pixels, warmup_cosine)
 from cocaster_model.layout import DEFAULT_LAYOUT, DEFAULT_TOKENS, SYSTEM_PROMPT  # noqa: E402
 from arena.world import TEAM_NAMES  # noqa: E402
 from cocaster_model.model import Decoder, ModelConfig, gate_from_logit  # noqa: E402
@@ -48,17 +48,6 @@ ENC_CKPT = os.path.join(RUNS, "reader.pt")
 DEC_CKPT = os.path.join(RUNS, "decoder.pt")
 OUT = os.path.join(os.path.dirname(SCRIPTS), "models", "cocaster-tiny")
 
-
-def log(msg: str) -> None:
-    print(time.strftime("%H:%M:%S"), msg, flush=True)
-
-
-def pixels(frames_u8: np.ndarray) -> torch.Tensor:
-    """uint8 [N,H,W,3] -> normalised float [N,3,H,W] (same as live.preprocess)."""
-    x = torch.from_numpy(np.ascontiguousarray(frames_u8)).permute(0, 3, 1, 2).float() * (1 / 255)
-    m = torch.tensor(MEAN).view(1, 3, 1, 1)
-    s = torch.tensor(STD).view(1, 3, 1, 1)
-    return (x - m) / s
 
 
 # ------------------------------------------------------------------ data
@@ -240,7 +229,7 @@ def cmd_encoder(a):
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step}, ENC_CKPT)
 
     while step < a.steps and time.time() - t0 < a.minutes * 60:
-        lr = a.lr * min(1.0, (step + 1) / 50) * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
+        lr = warmup_cosine(a.lr, step + 1, 50, step / a.steps, 0.03)
         for g in opt.param_groups:
             g["lr"] = lr
         xb, tb, mb = [], {k: [] for k in HEADS}, {k: [] for k in HEADS}
@@ -686,7 +675,7 @@ def cmd_decoder(a):
     total = a.total_minutes * 60
     while time.time() - t0 < budget:
         prog = min(1.0, (elapsed + time.time() - t0) / total)
-        lr = a.lr * min(1.0, (step - step0 + 1) / a.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * prog)))
+        lr = warmup_cosine(a.lr, step - step0 + 1, a.warmup, prog, 0.05)
         for g in opt.param_groups:
             g["lr"] = lr
         feats, ids, fidx, lab, kind = train.sample(rng, a)
@@ -735,12 +724,19 @@ def validate(model, val: MatchSet, a):
 
 
 # ------------------------------------------------------------------ export
+def load_streamer(ckpt: str, tok) -> tuple[Streamer, dict]:
+    """A trained decoder checkpoint in eval mode, built from its own config; and the checkpoint."""
+    ck = torch.load(ckpt, map_location="cpu")
+    model = Streamer(ModelConfig.from_dict(ck["cfg"]), tok)
+    model.load_state_dict(ck["model"])
+    model.pin_facts()
+    return model.eval(), ck
+
+
 def load_trained(ckpt=DEC_CKPT):
     tok, layout = load_tokenizer()
-    ck = torch.load(ckpt)
-    cfg = ModelConfig.from_dict(ck["cfg"])
-    model = Streamer(cfg, tok)
-    model.load_state_dict(ck["model"])
+    model, ck = load_streamer(ckpt, tok)
+    cfg = model.cfg
     from tiny.reader import VisionTower
     vision = VisionTower(load_reader(), model.connector)
     return tok, layout, cfg, vision.eval(), model.decoder.eval(), ck["step"]

@@ -6,11 +6,14 @@ sequence builder (which mirrors cocaster_model/live.py exactly).
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import sys
+import time
 
 import numpy as np
+import torch
 
 SCRIPTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(SCRIPTS)
@@ -38,6 +41,23 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ENC_CFG = dict(image_size=128, encoder_channels=(24, 48, 64, 64), grid=2, frame_tokens=5)
 # Decoder (vocab filled in from the tokenizer).
 DEC_CFG = dict(hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=2, ffn_size=768)
+
+
+def log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def pixels(frames_u8: np.ndarray) -> torch.Tensor:
+    """uint8 [N,H,W,3] -> normalised float [N,3,H,W] (same as live.preprocess)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames_u8)).permute(0, 3, 1, 2).float() * (1 / 255)
+    m = torch.tensor(MEAN).view(1, 3, 1, 1)
+    s = torch.tensor(STD).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
+def warmup_cosine(peak: float, warmup_done: int, warmup: int, progress: float, floor: float) -> float:
+    """Learning rate: linear warm-up, then cosine from peak down to floor x peak at progress 1."""
+    return peak * min(1.0, warmup_done / warmup) * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def model_config(vocab_size: int, **overrides) -> ModelConfig:

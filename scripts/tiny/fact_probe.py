@@ -24,7 +24,6 @@ import random
 import numpy as np
 import torch
 
-from cocaster_model.model import ModelConfig
 from tiny.common import VAL_DIR, SeqBuilder, load_tokenizer, match_dirs
 
 
@@ -40,12 +39,8 @@ def main() -> None:
     import train_tiny as T   # noqa: E402 (scripts/ is on the path via tiny.common)
     torch.set_num_threads(1)
     tok, layout = load_tokenizer()
-    ck = torch.load(a.ckpt, map_location="cpu")
-    cfg = ModelConfig.from_dict(ck["cfg"])
-    model = T.Streamer(cfg, tok)
-    model.load_state_dict(ck["model"])
-    model.pin_facts()
-    model.eval()
+    model, ck = T.load_streamer(a.ckpt, tok)
+    cfg = model.cfg
     ids_by_class = {k.removesuffix("_ids"): set(v) for k, v in T.copy_ids(tok).items()}
     builder = SeqBuilder(layout, cfg.tokens_per_frame)
     dirs = match_dirs(a.dir)[:a.matches]

@@ -17,30 +17,18 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import math
 import os
-import random
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tiny.common import RUNS, TRAIN_DIR, VAL_DIR, frame_targets, match_dirs
+from tiny.common import RUNS, TRAIN_DIR, VAL_DIR, frame_targets, log, match_dirs, pixels, warmup_cosine
 from tiny.reader import LETTER_HEADS, LetterReader
 
 LETTERS_CKPT = os.path.join(RUNS, "letters.pt")
 BAND = 32
-
-
-def log(msg: str) -> None:
-    print(time.strftime("%H:%M:%S"), msg, flush=True)
-
-
-def band_pixels(x: np.ndarray) -> torch.Tensor:
-    """uint8 [N, band, W, 3] -> the reader's input normalisation, [N, 3, band, W]."""
-    t = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() * (1 / 255)
-    return (t - 0.5) / 0.5
 
 
 def load_matches(dirs: list[str], stride: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +67,7 @@ def load_synth() -> tuple[np.ndarray, np.ndarray]:
 def accuracy(model: LetterReader, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Per letter, and all three letters of a side right at once."""
     model.eval()
-    pred = torch.cat([torch.stack([o.argmax(-1) for o in model(band_pixels(x[i:i + 512])).values()], 1)
+    pred = torch.cat([torch.stack([o.argmax(-1) for o in model(pixels(x[i:i + 512])).values()], 1)
                       for i in range(0, len(x), 512)]).numpy()
     model.train()
     ok = (pred == y) | (y < 0)
@@ -125,14 +113,14 @@ def main() -> None:
             torch.save({"model": model.state_dict(), "arch": arch, "step": step, "val": res}, a.out)
 
     while step < a.steps and time.time() - t0 < a.minutes * 60:
-        lr = a.lr * min(1.0, (step + 1) / 30) * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
+        lr = warmup_cosine(a.lr, step + 1, 30, step / a.steps, 0.03)
         for g in opt.param_groups:
             g["lr"] = lr
         ns = a.bs // 2
         si, mi = rng.integers(0, len(sx), ns), rng.integers(0, len(mx), a.bs - ns)
         x = np.concatenate([sx[si], mx[mi]])
         y = torch.from_numpy(np.concatenate([sy[si], my[mi]])).long()
-        out = model(band_pixels(x))
+        out = model(pixels(x))
         loss = sum(F.cross_entropy(out[h], y[:, j], ignore_index=-1) for j, h in enumerate(LETTER_HEADS))
         opt.zero_grad()
         loss.backward()
@@ -147,5 +135,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    random.seed(0)
     main()
