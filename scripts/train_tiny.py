@@ -12,6 +12,10 @@
     cd scripts && /usr/bin/python3 -m arena.dataset --seeds 90100:90102 --out ../data/demo
     /usr/bin/python3 scripts/train_tiny.py export    [--threshold T]
 
+A fresh checkout has no runs/: `cd scripts && /usr/bin/python3 -m tiny.from_onnx`
+rebuilds runs/reader.pt, runs/letters.pt, runs/decoder.pt and runs/tokenizer/
+from the committed package (exactly: exporting them again gives the same bytes).
+
 Everything scratch goes to data/ (matches) and runs/ (tokenizer, checkpoints,
 logs); both are git-ignored. Seeds >= 100000 are never used here. Every step is
 resumable or skips work already done; run them with nohup in the background.
@@ -319,14 +323,14 @@ class Streamer(nn.Module):
     """Decoder + connector trained on cached (frozen) reader features. The output
     head is tied to the token embedding, which the connector also reads (copying)."""
 
-    def __init__(self, cfg: ModelConfig, tok):
+    def __init__(self, cfg: ModelConfig, tok, ones_slot: str = "acting"):
         super().__init__()
         from tiny.reader import Connector
-        self.cfg = cfg
+        self.cfg, self.ones_slot = cfg, ones_slot
         self.decoder = Decoder(cfg)
         self.decoder.lm_head.weight = self.decoder.embed.weight
         ids = copy_ids(tok)
-        self.connector = Connector(HEADS, cfg.hidden_size, self.decoder.embed, **ids)
+        self.connector = Connector(HEADS, cfg.hidden_size, self.decoder.embed, **ids, ones_slot=ones_slot)
         self.register_buffer("fact_ids", torch.tensor(sum(ids.values(), [])), persistent=False)
         # Fact words keep fixed, mutually orthogonal embeddings: learnt ones collapsed
         # (mean cosine 0.47 between names, 0.80 between colours after 2,200 steps: a
@@ -373,7 +377,11 @@ def init_from(model: Streamer, path: str) -> int:
     branch keeps its no-op init). Returns the checkpoint's step."""
     ck = torch.load(path, map_location="cpu")
     missing, unexpected = model.load_state_dict(ck["model"], strict=False)
-    assert not unexpected and all(k.startswith("decoder.side_") for k in missing), (missing, unexpected)
+    assert not unexpected and all(k.startswith("decoder.side_") or k == "connector.ones_gain" for k in missing), \
+        (missing, unexpected)
+    if "connector.ones_gain" in missing:   # the ones digit moves to the scene token at the scale it had
+        with torch.no_grad():
+            model.connector.ones_gain.copy_(model.connector.gain[2])
     model.pin_facts()
     log(f"initialised from {path} (step {ck['step']}); {len(missing)} side-branch tensors fresh")
     return ck["step"]
@@ -503,6 +511,9 @@ assert set(QUIZ_KIND_WEIGHTS) == set(QUIZ_KINDS), "every quiz kind needs a weigh
 DRILL_LAYOUTS = {
     "s5": ("away_name", "left_tens", "acting_colour", "left_ones"),
     "s7": ("left_ones", "left_tens", "acting_colour", "acting_name"),
+    # s5 for a connector with the ones digit in the scene token (slot 4): the state
+    # slot cannot see its own frame's scene token, so it copies the previous frame's.
+    "s10": ("away_name", "left_tens", "acting_colour", "prev_left_ones"),
 }
 DEFAULT_DRILL = "s7"
 
@@ -527,6 +538,7 @@ def copy_drill(model, feats: torch.Tensor, fidx: np.ndarray, layout: str) -> tor
         "away_name": lambda: c.name_ids[am("name_a")],
         "left_tens": lambda: c.digit_ids[am("left_t")],
         "left_ones": lambda: c.digit_ids[am("left_o")],
+        "prev_left_ones": lambda: torch.cat([torch.full((1,), IGNORE), c.digit_ids[am("left_o")][:-1]]),
         "acting_colour": lambda: by_side(c.colour_ids[am("colour_h")], c.colour_ids[am("colour_a")]),
         "acting_name": lambda: by_side(c.name_ids[am("name_h")], c.name_ids[am("name_a")]),
     }
@@ -635,7 +647,7 @@ def cmd_decoder(a):
         train.kind_weights = {k: float(v) for k, v in (kv.split("=") for kv in a.quiz_weights.split(","))}
         assert set(train.kind_weights) == set(QUIZ_KINDS), f"--quiz_weights needs exactly {sorted(QUIZ_KINDS)}"
     torch.manual_seed(0)
-    model = Streamer(cfg, tok)
+    model = Streamer(cfg, tok, ck.get("ones_slot", a.ones_slot))
     init_weights(model)
     model.pin_facts()
     model.interval = layout.interval
@@ -643,6 +655,10 @@ def cmd_decoder(a):
     if a.init and not ck:
         step = init_from(model, a.init)
         rng = random.Random(a.seed + step)
+    if a.ones_gain and not ck:
+        assert model.ones_slot == "scene", "--ones_gain is the scene token's ones-digit scale"
+        with torch.no_grad():
+            model.connector.ones_gain.fill_(a.ones_gain)
     if a.freeze_stack:   # only the side branch learns: the trained stack's answers stay as they were
         for name, p in model.named_parameters():
             p.requires_grad_(name.startswith("decoder.side_"))
@@ -668,7 +684,7 @@ def cmd_decoder(a):
     def save():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cfg": cfg.to_dict(),
                     "elapsed": elapsed + time.time() - t0, "drill": a.drill, "init": a.init,
-                    "freeze_stack": a.freeze_stack}, a.ckpt)
+                    "freeze_stack": a.freeze_stack, "ones_slot": model.ones_slot}, a.ckpt)
 
     elapsed = ck.get("elapsed", 0.0) if ck and not a.restart_lr else 0.0
     step0 = step if a.restart_lr or (a.init and not ck) else 0   # a restarted or new schedule warms up again
@@ -727,7 +743,7 @@ def validate(model, val: MatchSet, a):
 def load_streamer(ckpt: str, tok) -> tuple[Streamer, dict]:
     """A trained decoder checkpoint in eval mode, built from its own config; and the checkpoint."""
     ck = torch.load(ckpt, map_location="cpu")
-    model = Streamer(ModelConfig.from_dict(ck["cfg"]), tok)
+    model = Streamer(ModelConfig.from_dict(ck["cfg"]), tok, ck.get("ones_slot", "acting"))
     model.load_state_dict(ck["model"])
     model.pin_facts()
     return model.eval(), ck
@@ -809,6 +825,10 @@ def main():
     p.add_argument("--side_gate", action="store_true",
                    help="the side branch gates itself: exactly no change off answers (BCE-trained gate, replaces the streaming loss)")
     p.add_argument("--gate_w", type=float, default=1.0, help="weight of the side gate's loss")
+    p.add_argument("--ones_slot", choices=("acting", "scene"), default="acting",
+                   help="frame token that carries the minutes-left ones digit (tiny.reader.ONES_SLOTS)")
+    p.add_argument("--ones_gain", type=float, default=0.0,
+                   help="start the scene token's ones-digit scale here (its other part has norm ~200)")
     p.add_argument("--side_anchor", type=float, default=0.0,
                    help="replace the streaming loss by this weight x KL(stack || stack + side) at frame decisions and self lines")
     p = sub.add_parser("export"); p.add_argument("--threshold", type=float, default=0.5)

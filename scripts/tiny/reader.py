@@ -140,6 +140,13 @@ class Reader(nn.Module):
         return torch.cat(parts + [out["z"]], 1)
 
 
+# Where the minutes-left ones digit goes. "acting" (sessions 5-9): beside the acting
+# team's name; teacher-forced, answers copied it 2 times in 10 while the tens digit,
+# alone in the state token, was copied 10 in 10 (tiny/time_probe.py). "scene"
+# (session 10): alone as the only word of the scene token.
+ONES_SLOTS = ("acting", "scene")
+
+
 class Connector(nn.Module):
     """Reader features [N, F] -> K=5 decoder tokens [N, 5, D]:
     home team, away team, acting team, match state, scene.
@@ -157,8 +164,10 @@ class Connector(nn.Module):
     """
 
     def __init__(self, heads: dict[str, int], hidden: int, embed: nn.Embedding,
-                 name_ids: list[int], digit_ids: list[int], colour_ids: list[int]):
+                 name_ids: list[int], digit_ids: list[int], colour_ids: list[int], ones_slot: str = "acting"):
         super().__init__()
+        assert ones_slot in ONES_SLOTS, ones_slot
+        self.ones_slot = ones_slot
         self.sl = feature_slices(heads)
         self.embed = embed  # the decoder's (tied) token embedding, shared
         self.register_buffer("name_ids", torch.tensor(name_ids), persistent=False)
@@ -175,6 +184,8 @@ class Connector(nn.Module):
         self.scene = nn.Linear(width(TOKEN_GROUPS["scene"]), hidden)
         self.free = nn.Sequential(nn.Linear(Z_DIM, hidden), nn.GELU(), nn.Linear(hidden, hidden))
         self.gain = nn.Parameter(torch.full((4,), 3.0))  # learnt word scale (trained to ~1.9 on rows of norm 2.5)
+        if ones_slot == "scene":
+            self.ones_gain = nn.Parameter(torch.tensor(2.0))
         with torch.no_grad():
             for lin in (self.state, self.scene):
                 lin.weight.mul_(0.3)
@@ -200,9 +211,12 @@ class Connector(nn.Module):
         banner, goal_team, poss = p("goal_banner")[:, 1:2], p("goal_team"), p("possession")
         w_home = banner * goal_team[:, 1:2] + (1 - banner) * poss[:, 1:2]   # class 0 = nobody
         w_away = banner * goal_team[:, 2:3] + (1 - banner) * poss[:, 2:3]
-        act = g[2] * (w_home * name_h + w_away * name_a + self._word(p("left_o"), self.digit_ids)) + self.side[2]
+        ones = self._word(p("left_o"), self.digit_ids)
+        act = g[2] * (w_home * name_h + w_away * name_a + (ones if self.ones_slot == "acting" else 0)) + self.side[2]
         state = g[3] * self._word(p("left_t"), self.digit_ids) + self.state(self._cat(f, TOKEN_GROUPS["state"]))
         scene = self.scene(self._cat(f, TOKEN_GROUPS["scene"])) + self.free(f[:, self.sl["z"]])
+        if self.ones_slot == "scene":
+            scene = scene + self.ones_gain * ones
         return torch.stack([home, away, act, state, scene], 1)
 
 
