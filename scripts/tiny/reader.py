@@ -211,12 +211,14 @@ class Connector(nn.Module):
         banner, goal_team, poss = p("goal_banner")[:, 1:2], p("goal_team"), p("possession")
         w_home = banner * goal_team[:, 1:2] + (1 - banner) * poss[:, 1:2]   # class 0 = nobody
         w_away = banner * goal_team[:, 2:3] + (1 - banner) * poss[:, 2:3]
-        ones = self._word(p("left_o"), self.digit_ids)
-        act = g[2] * (w_home * name_h + w_away * name_a + (ones if self.ones_slot == "acting" else 0)) + self.side[2]
+        acting = w_home * name_h + w_away * name_a
+        if self.ones_slot == "acting":
+            acting = acting + self._word(p("left_o"), self.digit_ids)
+        act = g[2] * acting + self.side[2]
         state = g[3] * self._word(p("left_t"), self.digit_ids) + self.state(self._cat(f, TOKEN_GROUPS["state"]))
         scene = self.scene(self._cat(f, TOKEN_GROUPS["scene"])) + self.free(f[:, self.sl["z"]])
         if self.ones_slot == "scene":
-            scene = scene + self.ones_gain * ones
+            scene = scene + self.ones_gain * self._word(p("left_o"), self.digit_ids)
         return torch.stack([home, away, act, state, scene], 1)
 
 
