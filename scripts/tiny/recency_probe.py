@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import random
 
 import numpy as np
 import torch
 
 from cocaster_model import model as M
-from tiny.common import VAL_DIR, SeqBuilder, load_tokenizer, match_dirs
+from tiny.common import VAL_DIR
+from tiny.time_probe import time_answer_streams
 
 COLUMNS = ["slot0", "slot1", "slot2", "slot3", "slot4", "7 frames before", "older frames", "text since"]
 
@@ -48,32 +48,20 @@ def main() -> None:
     ap.add_argument("--matches", type=int, default=6)
     a = ap.parse_args()
 
-    import train_tiny as T   # noqa: E402
     torch.set_num_threads(1)
-    tok, layout = load_tokenizer()
-    model, ck = T.load_streamer(a.ckpt, tok)
+    _, model, ck, streams = time_answer_streams(a.ckpt, a.dir, a.matches)
     k = model.cfg.tokens_per_frame
     assert k == 5, "the columns name the five cocaster-tiny frame slots"
-    builder = SeqBuilder(layout, k)
-    dirs = match_dirs(a.dir)[:a.matches]
-    matches = T.MatchSet(dirs, builder, ood=False)
-    matches.kind_weights = {kd: 1.0 if kd == "time_left" else 1e-4 for kd in matches.kind_weights}
-    digits = set(T.copy_ids(tok)["digit_ids"])
-    minutes = {i for i in range(tok.vocab_size) if "minute" in tok.decode([i])}
     probs: list = []
     capture_attention(probs)
     layers = model.cfg.num_layers
     mass = {"tens": np.zeros((layers, len(COLUMNS))), "ones": np.zeros((layers, len(COLUMNS)))}
     n = 0
     with torch.no_grad():
-        for d in dirs:
-            feats, turns = matches.arena(random.Random(1), d, None, False, 3)
-            ids, fidx, lab, kind = builder.build(turns, feats.shape[0])
+        for feats, ids, fidx, _, _, at in streams:
             probs.clear()
             model(torch.from_numpy(ids), torch.from_numpy(fidx), feats)
-            for i in np.where(kind == 3)[0]:
-                if not (i + 2 < len(lab) and lab[i] in digits and lab[i + 1] in digits and lab[i + 2] in minutes):
-                    continue
+            for i in at:
                 frames = np.where(fidx[:i] >= 0)[0]
                 last = frames[-k:]
                 for name, j in (("tens", i), ("ones", i + 1)):

@@ -21,6 +21,30 @@ import torch
 from tiny.common import VAL_DIR, SeqBuilder, load_tokenizer, match_dirs
 
 
+def time_answer_streams(ckpt: str, data_dir: str, n_matches: int):
+    """The checkpoint, and one teacher-forced stream per held-out match with 3
+    time-left quiz bursts spliced in: (feats, ids, fidx, lab, kind, at), where
+    `at` lists the positions i of the answers reading "<tens><ones> minutes"
+    (lab[i] is the tens digit, lab[i + 1] the ones)."""
+    import train_tiny as T   # noqa: E402 (scripts/ is on the path via tiny.common)
+    tok, layout = load_tokenizer()
+    model, ck = T.load_streamer(ckpt, tok)
+    builder = SeqBuilder(layout, model.cfg.tokens_per_frame)
+    dirs = match_dirs(data_dir)[:n_matches]
+    matches = T.MatchSet(dirs, builder, ood=False)
+    matches.kind_weights = {k: 1.0 if k == "time_left" else 1e-4 for k in matches.kind_weights}
+    digits = set(T.copy_ids(tok)["digit_ids"])
+    minutes = {i for i in range(tok.vocab_size) if "minute" in tok.decode([i])}
+    streams = []
+    for d in dirs:
+        feats, turns = matches.arena(random.Random(1), d, None, False, 3)
+        ids, fidx, lab, kind = builder.build(turns, feats.shape[0])
+        at = [i for i in np.where(kind == 3)[0]
+              if i + 2 < len(lab) and lab[i] in digits and lab[i + 1] in digits and lab[i + 2] in minutes]
+        streams.append((feats, ids, fidx, lab, kind, at))
+    return tok, model, ck, streams
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", required=True)
@@ -28,31 +52,19 @@ def main() -> None:
     ap.add_argument("--matches", type=int, default=3)
     a = ap.parse_args()
 
-    import train_tiny as T   # noqa: E402 (scripts/ is on the path via tiny.common)
     torch.set_num_threads(1)
-    tok, layout = load_tokenizer()
-    model, ck = T.load_streamer(a.ckpt, tok)
-    cfg = model.cfg
-    builder = SeqBuilder(layout, cfg.tokens_per_frame)
-    dirs = match_dirs(a.dir)[:a.matches]
-    matches = T.MatchSet(dirs, builder, ood=False)
-    matches.kind_weights = {k: 1.0 if k == "time_left" else 1e-4 for k in matches.kind_weights}
-    digits = set(T.copy_ids(tok)["digit_ids"])
-    minutes = {i for i in range(tok.vocab_size) if "minute" in tok.decode([i])}
+    tok, model, ck, streams = time_answer_streams(a.ckpt, a.dir, a.matches)
     hits = {"tens": [0, 0], "ones": [0, 0]}
     examples = []
     with torch.no_grad():
-        for d in dirs:
-            feats, turns = matches.arena(random.Random(1), d, None, False, 3)
-            ids, fidx, lab, kind = builder.build(turns, feats.shape[0])
+        for feats, ids, fidx, lab, _, at in streams:
             pred = model(torch.from_numpy(ids), torch.from_numpy(fidx), feats).argmax(-1).numpy()
-            for i in np.where(kind == 3)[0]:
-                if i + 2 < len(lab) and lab[i] in digits and lab[i + 1] in digits and lab[i + 2] in minutes:
-                    for name, j in (("tens", i), ("ones", i + 1)):
-                        hits[name][0] += int(pred[j] == lab[j])
-                        hits[name][1] += 1
-                    examples.append({"fact": tok.decode([int(lab[i]), int(lab[i + 1])]),
-                                     "predicted": tok.decode([int(pred[i]), int(pred[i + 1])])})
+            for i in at:
+                for name, j in (("tens", i), ("ones", i + 1)):
+                    hits[name][0] += int(pred[j] == lab[j])
+                    hits[name][1] += 1
+                examples.append({"fact": tok.decode([int(lab[i]), int(lab[i + 1])]),
+                                 "predicted": tok.decode([int(pred[i]), int(pred[i + 1])])})
     print(json.dumps({"step": ck["step"], **{k: {"right": h, "of": n} for k, (h, n) in hits.items()},
                       "examples": examples[:12]}))
 
