@@ -383,7 +383,7 @@ def init_from(model: Streamer, path: str) -> int:
         with torch.no_grad():
             model.connector.ones_gain.copy_(model.connector.gain[2])
     model.pin_facts()
-    log(f"initialised from {path} (step {ck['step']}); {len(missing)} side-branch tensors fresh")
+    log(f"initialised from {path} (step {ck['step']}); fresh: {', '.join(missing) or 'nothing'}")
     return ck["step"]
 
 
@@ -789,6 +789,7 @@ def cmd_export(a):
 
 
 def main():
+    from tiny.reader import ONES_SLOTS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("data"); p.add_argument("--train", default="0:400"); p.add_argument("--val", default="90000:90020")
@@ -825,8 +826,8 @@ def main():
     p.add_argument("--side_gate", action="store_true",
                    help="the side branch gates itself: exactly no change off answers (BCE-trained gate, replaces the streaming loss)")
     p.add_argument("--gate_w", type=float, default=1.0, help="weight of the side gate's loss")
-    p.add_argument("--ones_slot", choices=("acting", "scene"), default="acting",
-                   help="frame token that carries the minutes-left ones digit (tiny.reader.ONES_SLOTS)")
+    p.add_argument("--ones_slot", choices=ONES_SLOTS, default="acting",
+                   help="frame token that carries the minutes-left ones digit")
     p.add_argument("--ones_gain", type=float, default=0.0,
                    help="start the scene token's ones-digit scale here (its other part has norm ~200)")
     p.add_argument("--side_anchor", type=float, default=0.0,

@@ -89,12 +89,8 @@ def main():
     unused = {f"heads.{h}.{p}" for h in ("name_h", "name_a", "l0_h", "l1_h", "l2_h", "l0_a", "l1_a", "l2_a") for p in ("weight", "bias")}
     if set(missing) - unused or unexpected:
         sys.exit(f"from_onnx: the reader does not match the package: missing {sorted(set(missing) - unused)}, unexpected {unexpected}")
-    widths, i = [], 0
-    while f"reader.letters.convs.{3 * i}.weight" in vis:
-        widths.append(vis[f"reader.letters.convs.{3 * i}.weight"].shape[0])
-        i += 1
-    widths = tuple(widths)
-    arch = {"widths": widths, "fc": vis["reader.letters.fc.0.weight"].shape[0]}
+    convs = [v for k, v in vis.items() if k.startswith("reader.letters.convs.") and v.dim() == 4]
+    arch = {"widths": tuple(w.shape[0] for w in convs), "fc": vis["reader.letters.fc.0.weight"].shape[0]}
     letters = LetterReader(**arch)
     letters.load_state_dict({k[len("reader.letters."):]: v for k, v in vis.items() if k.startswith("reader.letters.")}, strict=True)
     os.makedirs(RUNS, exist_ok=True)
@@ -106,8 +102,8 @@ def main():
     tok, _ = tt.load_tokenizer()
     model = tt.Streamer(cfg, tok)
     state = {k: v for k, v in dec.items() if k.startswith("decoder.") and not k.startswith("decoder.lm_head")}
-    state["decoder.embed.weight"] = emb["embed.weight"]
-    state["decoder.lm_head.weight"] = state["connector.embed.weight"] = emb["embed.weight"]   # one tied table
+    for k in ("decoder.embed.weight", "decoder.lm_head.weight", "connector.embed.weight"):
+        state[k] = emb["embed.weight"]   # one tied table
     for k in ("state", "scene", "free.0", "free.2"):
         for p in ("weight", "bias"):
             state[f"connector.{k}.{p}"] = vis[f"connector.{k}.{p}"]
