@@ -366,7 +366,10 @@ def init_weights(m: Streamer):
     for b in m.decoder.blocks:
         nn.init.normal_(b.attn.o.weight, std=0.02 / math.sqrt(2 * m.cfg.num_layers))
         nn.init.normal_(b.mlp.down.weight, std=0.02 / math.sqrt(2 * m.cfg.num_layers))
-    # The side branch starts as a no-op, so a trained stack grown one answers as before.
+    # The side branch and the recency slopes start as no-ops, so a trained stack grown them answers as before.
+    for b in m.decoder.blocks:
+        if m.cfg.recency:
+            nn.init.zeros_(b.attn.recency.weight)
     for b in m.decoder.side_blocks:
         nn.init.zeros_(b.attn.o.weight)
         nn.init.zeros_(b.mlp.down.weight)
@@ -377,8 +380,8 @@ def init_from(model: Streamer, path: str) -> int:
     branch keeps its no-op init). Returns the checkpoint's step."""
     ck = torch.load(path, map_location="cpu")
     missing, unexpected = model.load_state_dict(ck["model"], strict=False)
-    assert not unexpected and all(k.startswith("decoder.side_") or k == "connector.ones_gain" for k in missing), \
-        (missing, unexpected)
+    assert not unexpected and all(k.startswith("decoder.side_") or k.endswith(".attn.recency.weight")
+                                  or k == "connector.ones_gain" for k in missing), (missing, unexpected)
     if "connector.ones_gain" in missing:   # the ones digit moves to the scene token at the scale it had
         with torch.no_grad():
             model.connector.ones_gain.copy_(model.connector.gain[2])
@@ -636,7 +639,8 @@ def cmd_decoder(a):
     tok, layout = load_tokenizer()
     ck = torch.load(a.ckpt) if a.resume and os.path.exists(a.ckpt) else {}
     cfg = ModelConfig.from_dict(ck["cfg"]) if ck else \
-        model_config(tok.vocab_size, side_layers=a.side_layers, side_ffn_size=a.side_ffn, side_gate=a.side_gate)
+        model_config(tok.vocab_size, side_layers=a.side_layers, side_ffn_size=a.side_ffn, side_gate=a.side_gate,
+                     recency=a.recency)
     k = cfg.tokens_per_frame
     builder = SeqBuilder(layout, k)
     tdirs = [d for d in match_dirs(TRAIN_DIR) if os.path.exists(os.path.join(d, "reader.npy"))]
@@ -713,6 +717,8 @@ def cmd_decoder(a):
         ema = cur if ema is None else 0.95 * ema + 0.05 * cur
         if step % 10 == 0:
             gate = "gate open-off {}/{} shut-on {}/{} ".format(*model.gate_stats) if cfg.side_gate else ""
+            if cfg.recency:
+                gate += "recency |w| " + " ".join(f"{float(b.attn.recency.weight.norm()):.3f}" for b in model.decoder.blocks) + " "
             log(f"step {step} len {len(ids)} stream {ema[0]:.4f} lm {ema[1]:.4f} drill {float(getattr(model, 'last_drill', 0)):.3f} sil {st[0]}/{st[1]} spk {st[2]}/{st[3]} "
                 f"{gate}lr {lr:.2e} prog {prog:.3f} {(time.time() - t0) / 60:.1f} min")
         if step % a.save_every == 0:
@@ -823,6 +829,8 @@ def main():
     p.add_argument("--side_layers", type=int, default=0, help="blocks in the side branch on the raw embeddings (Decoder)")
     p.add_argument("--side_ffn", type=int, default=0, help="the side blocks' FFN width (0 = the stack's)")
     p.add_argument("--freeze_stack", action="store_true", help="train only the side branch")
+    p.add_argument("--recency", action="store_true",
+                   help="grow a learnt per-head recency slope in attention (zero at start; ModelConfig.recency)")
     p.add_argument("--side_gate", action="store_true",
                    help="the side branch gates itself: exactly no change off answers (BCE-trained gate, replaces the streaming loss)")
     p.add_argument("--gate_w", type=float, default=1.0, help="weight of the side gate's loss")

@@ -38,6 +38,14 @@ class ModelConfig:
     # The branch's update is scaled by a gate it computes itself, with a dead zone,
     # so where the gate reads "not an answer" the logits are exactly the stack's.
     side_gate: bool = False
+    # A learnt penalty on how far back a key is (ALiBi-like), with a slope per head
+    # that each query computes from its own hidden state: an answer can look at the
+    # latest frame while frame decisions keep their long view. Zero at start, so a
+    # trained decoder grown one is unchanged. Session 10: answers spread their
+    # attention over many frames, so a fact that changes every few frames (minutes
+    # left, the latest event) came out as a blend of old ones. Session 11: a fixed
+    # slope per head stayed near 0.01 in 650 steps; most positions want the long view.
+    recency: bool = False
 
     @property
     def head_dim(self) -> int:
@@ -68,6 +76,9 @@ def side_config(cfg: ModelConfig) -> ModelConfig:
     return replace(cfg, ffn_size=cfg.side_ffn_size or cfg.ffn_size)
 
 
+RECENCY_SCALE = 0.1   # slope per unit of w.x: Adam moves w ~lr a step, x has norm ~16
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float):
         super().__init__()
@@ -91,6 +102,9 @@ class Attention(nn.Module):
         self.k = nn.Linear(cfg.hidden_size, self.hkv * self.dh, bias=False)
         self.v = nn.Linear(cfg.hidden_size, self.hkv * self.dh, bias=False)
         self.o = nn.Linear(self.h * self.dh, cfg.hidden_size, bias=False)
+        if cfg.recency:
+            self.recency = nn.Linear(cfg.hidden_size, self.h, bias=False)
+            nn.init.zeros_(self.recency.weight)
 
     def project(self, x, cos, sin):
         """Queries and keys with RoPE applied, and values: [B, heads, S, Dh]."""
@@ -100,7 +114,12 @@ class Attention(nn.Module):
         v = self.v(x).view(b, s, self.hkv, self.dh).transpose(1, 2)
         return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin, v
 
-    def forward(self, x, cos, sin, mask, past_k, past_v):
+    def recency_bias(self, x, dist):
+        """[B, heads, S, T] logits to add: minus each query's slope per position back."""
+        slope = (RECENCY_SCALE * self.recency(x)).transpose(1, 2).unsqueeze(-1)   # [B, H, S, 1]
+        return -slope * dist
+
+    def forward(self, x, cos, sin, mask, past_k, past_v, dist=None):
         b, s, _ = x.shape
         q, k, v = self.project(x, cos, sin)
         k = torch.cat([past_k, k], dim=2)
@@ -111,6 +130,8 @@ class Attention(nn.Module):
         qg = q.reshape(b, self.hkv, g * s, self.dh)
         scores = torch.matmul(qg, k.transpose(2, 3)) / math.sqrt(self.dh)
         scores = scores.view(b, self.hkv, g, s, -1) + mask.unsqueeze(1)
+        if dist is not None:
+            scores = scores + self.recency_bias(x, dist).view(b, self.hkv, g, s, -1)
         probs = torch.softmax(scores, dim=-1).view(b, self.hkv, g * s, -1)
         out = torch.matmul(probs, v).view(b, self.h, s, self.dh)
         out = out.transpose(1, 2).reshape(b, s, self.h * self.dh)
@@ -136,8 +157,8 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(cfg.hidden_size, cfg.rms_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin, mask, past_k, past_v):
-        a, k, v = self.attn(self.attn_norm(x), cos, sin, mask, past_k, past_v)
+    def forward(self, x, cos, sin, mask, past_k, past_v, dist=None):
+        a, k, v = self.attn(self.attn_norm(x), cos, sin, mask, past_k, past_v, dist)
         x = x + a
         return x + self.mlp(self.mlp_norm(x)), k, v
 
@@ -176,13 +197,13 @@ class Decoder(nn.Module):
         emb = torch.cat([freqs, freqs], dim=-1)
         return emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)
 
-    def run(self, inputs_embeds, cos, sin, mask, past):
+    def run(self, inputs_embeds, cos, sin, mask, past, dist=None):
         """Both stacks over one mask; returns logits and the present (key, value) per cache layer."""
         x, present = inputs_embeds, []
         frozen = not self.blocks[0].attn.o.weight.requires_grad   # a frozen stack needs no graph
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
             for block, (pk, pv) in zip(self.blocks, past):
-                x, k, v = block(x, cos, sin, mask, pk, pv)
+                x, k, v = block(x, cos, sin, mask, pk, pv, dist)
                 present.append((k, v))
         y = inputs_embeds
         for block, (pk, pv) in zip(self.side_blocks, past[len(self.blocks):]):
@@ -208,7 +229,9 @@ class Decoder(nn.Module):
         k_pos = torch.arange(attention_mask.shape[1]).unsqueeze(0)
         allowed = (k_pos <= q_pos).unsqueeze(0) & (attention_mask.unsqueeze(1) > 0)
         mask = torch.zeros(allowed.shape, dtype=inputs_embeds.dtype).masked_fill(~allowed, torch.finfo(inputs_embeds.dtype).min)
-        return self.run(inputs_embeds, cos, sin, mask.unsqueeze(1), past)   # mask [B,1,S,T]
+        # Cache positions, as the engine's position_ids are: distance back in tokens.
+        dist = (q_pos - k_pos).clamp(min=0).to(inputs_embeds.dtype) if self.cfg.recency else None
+        return self.run(inputs_embeds, cos, sin, mask.unsqueeze(1), past, dist)   # mask [B,1,S,T]
 
     def empty_past(self, batch: int = 1):
         z = torch.zeros(batch, self.cfg.num_kv_heads, 0, self.cfg.head_dim)

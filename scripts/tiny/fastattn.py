@@ -11,9 +11,9 @@ _orig_attn = Attention.forward
 _orig_dec = Decoder.forward
 
 
-def _attn(self, x, cos, sin, mask, past_k, past_v):
+def _attn(self, x, cos, sin, mask, past_k, past_v, dist=None):
     if past_k.shape[2] != 0 or not isinstance(mask, tuple):
-        return _orig_attn(self, x, cos, sin, mask, past_k, past_v)
+        return _orig_attn(self, x, cos, sin, mask, past_k, past_v, dist)
     causal = mask[1]
     b, s, _ = x.shape
     q, k, v = self.project(x, cos, sin)
@@ -21,6 +21,8 @@ def _attn(self, x, cos, sin, mask, past_k, past_v):
     kr = k.repeat_interleave(g, dim=1)
     vr = v.repeat_interleave(g, dim=1)
     scores = torch.matmul(q * (1.0 / math.sqrt(self.dh)), kr.transpose(2, 3))
+    if dist is not None:
+        scores = scores + self.recency_bias(x, dist)
     scores = scores.masked_fill(causal, float("-inf"))
     probs = torch.softmax(scores, dim=-1).to(vr.dtype)
     out = torch.matmul(probs, vr)
@@ -34,7 +36,11 @@ def _dec(self, inputs_embeds, attention_mask, position_ids, past):
     s = inputs_embeds.shape[1]
     cos, sin = self.rope(position_ids)
     causal = torch.ones(s, s, dtype=torch.bool).triu(1)
-    return self.run(inputs_embeds, cos, sin, ("fast", causal), past)
+    dist = None
+    if self.cfg.recency:
+        pos = torch.arange(s)
+        dist = (pos.unsqueeze(1) - pos.unsqueeze(0)).clamp(min=0).float()
+    return self.run(inputs_embeds, cos, sin, ("fast", causal), past, dist)
 
 
 def enable():

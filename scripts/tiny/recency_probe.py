@@ -31,13 +31,15 @@ def capture_attention(store: list) -> None:
     """Record every Attention call's probabilities (plain forward, empty past)."""
     orig = M.Attention.forward
 
-    def forward(self, x, cos, sin, mask, past_k, past_v):
+    def forward(self, x, cos, sin, mask, past_k, past_v, dist=None):
         b, s, _ = x.shape
         q, k, _ = self.project(x, cos, sin)
         k = k.repeat_interleave(self.h // self.hkv, 1)
         scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(self.dh) + mask.reshape(1, 1, s, -1)
+        if dist is not None:
+            scores = scores + self.recency_bias(x, dist)
         store.append(torch.softmax(scores, -1)[0])   # [heads, S, S]
-        return orig(self, x, cos, sin, mask, past_k, past_v)
+        return orig(self, x, cos, sin, mask, past_k, past_v, dist)
     M.Attention.forward = forward
 
 
