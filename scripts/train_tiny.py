@@ -830,7 +830,7 @@ def main():
     p.add_argument("--side_ffn", type=int, default=0, help="the side blocks' FFN width (0 = the stack's)")
     p.add_argument("--freeze_stack", action="store_true", help="train only the side branch")
     p.add_argument("--recency", action="store_true",
-                   help="grow a learnt per-head recency slope in attention (zero at start; ModelConfig.recency)")
+                   help="grow a recency penalty in attention, its slope per head computed by each query (zero at start; ModelConfig.recency)")
     p.add_argument("--side_gate", action="store_true",
                    help="the side branch gates itself: exactly no change off answers (BCE-trained gate, replaces the streaming loss)")
     p.add_argument("--gate_w", type=float, default=1.0, help="weight of the side gate's loss")

@@ -79,6 +79,11 @@ def side_config(cfg: ModelConfig) -> ModelConfig:
 RECENCY_SCALE = 0.1   # slope per unit of w.x: Adam moves w ~lr a step, x has norm ~16
 
 
+def token_distance(q_pos, k_pos, dtype=torch.float32):
+    """[S, T] how many positions each key lies behind each query (0 for later keys, which the mask hides)."""
+    return (q_pos - k_pos).clamp(min=0).to(dtype)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float):
         super().__init__()
@@ -230,7 +235,7 @@ class Decoder(nn.Module):
         allowed = (k_pos <= q_pos).unsqueeze(0) & (attention_mask.unsqueeze(1) > 0)
         mask = torch.zeros(allowed.shape, dtype=inputs_embeds.dtype).masked_fill(~allowed, torch.finfo(inputs_embeds.dtype).min)
         # Cache positions, as the engine's position_ids are: distance back in tokens.
-        dist = (q_pos - k_pos).clamp(min=0).to(inputs_embeds.dtype) if self.cfg.recency else None
+        dist = token_distance(q_pos, k_pos, inputs_embeds.dtype) if self.cfg.recency else None
         return self.run(inputs_embeds, cos, sin, mask.unsqueeze(1), past, dist)   # mask [B,1,S,T]
 
     def empty_past(self, batch: int = 1):

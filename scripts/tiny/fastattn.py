@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from cocaster_model.model import Attention, Decoder
+from cocaster_model.model import Attention, Decoder, token_distance
 
 _orig_attn = Attention.forward
 _orig_dec = Decoder.forward
@@ -36,10 +36,8 @@ def _dec(self, inputs_embeds, attention_mask, position_ids, past):
     s = inputs_embeds.shape[1]
     cos, sin = self.rope(position_ids)
     causal = torch.ones(s, s, dtype=torch.bool).triu(1)
-    dist = None
-    if self.cfg.recency:
-        pos = torch.arange(s)
-        dist = (pos.unsqueeze(1) - pos.unsqueeze(0)).clamp(min=0).float()
+    pos = torch.arange(s)
+    dist = token_distance(pos.unsqueeze(1), pos.unsqueeze(0)) if self.cfg.recency else None
     return self.run(inputs_embeds, cos, sin, ("fast", causal), past, dist)
 
 
