@@ -517,6 +517,12 @@ DRILL_LAYOUTS = {
     # s5 for a connector with the ones digit in the scene token (slot 4): the state
     # slot cannot see its own frame's scene token, so it copies the previous frame's.
     "s10": ("away_name", "left_tens", "acting_colour", "prev_left_ones"),
+    # Session 12, for colour answers that name both kits in order (a copy by role,
+    # like the score's): the acting token copies the home kit and the state token
+    # the away kit (each 2 tokens back). From the shipped decoder the home-kit slot
+    # learnt it in ~250 steps (0.98-1.0), the away-kit slot never (0.0-0.04), and
+    # answers did not follow (model card, session 12).
+    "s12": ("away_name", "left_tens", "home_colour", "away_colour"),
 }
 DEFAULT_DRILL = "s7"
 
@@ -544,6 +550,8 @@ def copy_drill(model, feats: torch.Tensor, fidx: np.ndarray, layout: str) -> tor
         "prev_left_ones": lambda: torch.cat([torch.full((1,), IGNORE), c.digit_ids[am("left_o")][:-1]]),
         "acting_colour": lambda: by_side(c.colour_ids[am("colour_h")], c.colour_ids[am("colour_a")]),
         "acting_name": lambda: by_side(c.name_ids[am("name_h")], c.name_ids[am("name_a")]),
+        "home_colour": lambda: c.colour_ids[am("colour_h")],
+        "away_colour": lambda: c.colour_ids[am("colour_a")],
     }
     targets = torch.stack([facts[f]() for f in DRILL_LAYOUTS[layout]], 1)   # [frames, 4]
     targets[am("arena") == 0] = IGNORE                                     # nothing to read off-arena
@@ -594,7 +602,7 @@ def gate_loss(model, kind_t) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
 
 
 def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.0, drill_layout=DEFAULT_DRILL,
-             side_anchor=0.0, gate_w=1.0):
+             side_anchor=0.0, gate_w=1.0, colour_w=0.0):
     ids_t, fidx_t = torch.from_numpy(ids), torch.from_numpy(fidx)
     logits = model(ids_t, fidx_t, feats).float()
     drill = copy_drill(model, feats, fidx, drill_layout) if drill_w > 0 else None
@@ -617,7 +625,10 @@ def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.
     # Facts (names, digits, colours) are a few tokens of each line but all of its
     # point, so they weigh more (session 3: on its own this did not start the copy;
     # small role vectors and the copy drill did).
-    fw = torch.where(torch.isin(lab_t[sel], model.fact_ids), fact_w, 1.0)[text]
+    fw = torch.where(torch.isin(lab_t[sel], model.fact_ids), fact_w, 1.0)
+    if colour_w:   # session 12: the kit words, 2 of an answer's ~12 tokens, are what its copy has to learn
+        fw = torch.where(torch.isin(lab_t[sel], model.connector.colour_ids), colour_w, fw)
+    fw = fw[text]
     lm_loss = (ce[text] * fw).sum() / fw.sum() if text.any() else ce.sum() * 0
     if drill is not None and bool((drill != IGNORE).any()):
         drill_logits = logits
@@ -701,7 +712,7 @@ def cmd_decoder(a):
         feats, ids, fidx, lab, kind = train.sample(rng, a)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
             sl, ll, st = seq_loss(model, feats, ids, fidx, lab, kind, a.speak_w, a.fact_w, a.drill_w, a.drill,
-                                  a.side_anchor, a.gate_w)
+                                  a.side_anchor, a.gate_w, a.colour_w)
         loss = sl + ll
         opt.zero_grad()
         loss.backward()
@@ -811,7 +822,7 @@ def main():
     sub.add_parser("cache")
     p = sub.add_parser("decoder"); p.add_argument("--minutes", type=float, default=40); p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--lr", type=float, default=2e-3); p.add_argument("--warmup", type=int, default=60)
-    p.add_argument("--speak_w", type=float, default=3.0); p.add_argument("--fact_w", type=float, default=5.0); p.add_argument("--drill_w", type=float, default=0.5); p.add_argument("--drill", choices=sorted(DRILL_LAYOUTS), default=DEFAULT_DRILL, help="what the copy drill asks at each frame slot"); p.add_argument("--full_p", type=float, default=0.3)
+    p.add_argument("--speak_w", type=float, default=3.0); p.add_argument("--fact_w", type=float, default=5.0); p.add_argument("--colour_w", type=float, default=0.0, help="weight of kit-colour answer tokens (0 = --fact_w)"); p.add_argument("--drill_w", type=float, default=0.5); p.add_argument("--drill", choices=sorted(DRILL_LAYOUTS), default=DEFAULT_DRILL, help="what the copy drill asks at each frame slot"); p.add_argument("--full_p", type=float, default=0.3)
     p.add_argument("--wmin", type=int, default=60); p.add_argument("--wmax", type=int, default=240)
     p.add_argument("--ood_p", type=float, default=0.1, help="share of out-of-domain (silent) streams")
     p.add_argument("--mix_p", type=float, default=0.1, help="share of arena + out-of-domain splices")
