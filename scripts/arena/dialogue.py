@@ -177,23 +177,14 @@ LAST_FACT = {"goal": "goal", "save": "save", "shot": "shot", "miss": "wide",
 QUIET_PREFIX = ["Nothing big lately.", "Quiet for a while.", "Not much just now."]
 Q_COLOUR_TEAM = ["What colour are {team}?", "What colour do {team} wear?", "Which colour is {team}?",
                  "What are {team} wearing?", "{team} play in what colour?", "Which kit is {team}?"]
-# Colour answers name both kits, home first, whichever team or colour was asked:
-# teacher-forced, the decoder copies a kit from the team token it looks up by the
-# asked name at 0.26-0.29 (session 12, tiny/fact_probe.py), while copying from the
-# home and away tokens in order is the skill score answers use (0.94). Each list
-# keeps its length, so the generator's random draws (and the evaluation's
-# questions) stay the same.
-A_COLOUR_TEAM = ["{home} are in {c0}, {away} in {c1}.", "{home} wear {c0} and {away} wear {c1}.",
-                 "It's {home} in {c0}, {away} in {c1}.", "{home} play in {c0}, {away} in {c1}.",
-                 "{home} in {c0}, {away} in {c1}."]
+A_COLOUR_TEAM = ["{team} are in {colour}.", "{team} wear {colour}.", "They're in {colour}.",
+                 "It's {colour}, that's {team}.", "{team} play in {colour}."]
 Q_COLOUR_COL = ["Which team is in {colour}?", "Who is wearing {colour}?", "Who's in {colour}?",
                 "Which side plays in {colour}?", "Who are the {colour} team?",
                 "The {colour} team, who is that?"]
-A_COLOUR_COL = ["{home} are in {c0}, {away} in {c1}.", "That's {home} in {c0} and {away} in {c1}.",
-                "{home} wear {c0}, {away} wear {c1}.", "It's {home} in {c0}, {away} in {c1}.",
-                "{home} in {c0} against {away} in {c1}."]
-A_COLOUR_NONE = ["Neither team wears {colour}: {home} are in {c0}, {away} in {c1}.",
-                 "Actually neither. {home} wear {c0}, {away} wear {c1}.",
+A_COLOUR_COL = ["That's {team}.", "{team} are in {colour}.", "The {colour} team is {team}.",
+                "{team}.", "That would be {team}."]
+A_COLOUR_NONE = ["Neither team wears {colour}.", "Actually neither side is in {colour}.",
                  "Neither, it's {home} in {c0} and {away} in {c1}."]
 Q_UNKNOWABLE = ["What's the weather like there?", "How old is the keeper?", "How much are tickets?",
                 "Who will win?", "How many fans are there?", "What's the coach's name?",
@@ -349,7 +340,6 @@ def answer(match, rng, kind, t):
     if kind == "colours":
         team = rng.randrange(2)
         kw = _names(match, team, st.score)
-        kw.update(c0=match.teams[0]["colour"], c1=match.teams[1]["colour"])
         r = rng.random()
         if r < 0.45:
             return (_fill(rng, Q_COLOUR_TEAM, **kw), _fill(rng, A_COLOUR_TEAM, **kw), kw["colour"])
@@ -357,6 +347,7 @@ def answer(match, rng, kind, t):
             return (_fill(rng, Q_COLOUR_COL, **kw), _fill(rng, A_COLOUR_COL, **kw), kw["team"])
         used = {tm["colour"] for tm in match.teams}
         kw["colour"] = rng.choice(sorted(set(PALETTE) - used) + ["green"])
+        kw.update(c0=match.teams[0]["colour"], c1=match.teams[1]["colour"])
         text = _fill(rng, A_COLOUR_NONE, **kw)
         return _fill(rng, Q_COLOUR_COL, **kw), text, "neither" if "neither" in text else "Neither"
     if kind == "unknowable":

@@ -107,25 +107,6 @@ def test_dialogue():
                 assert a["fact"] == f"{s[0]}-{s[1]}"
 
 
-
-def test_colour_answers_name_both_kits():
-    """Every colour answer states both kits, home first, and fits MAX_LEN with the
-    longest names and colours (a template that does not fit would change which one
-    the generator draws)."""
-    longest = sorted(TEAM_NAMES, key=len)[-2:]
-    wide = sorted(PALETTE, key=len)[-3:]
-    kw = dict(home=longest[0], away=longest[1], team=longest[0], colour=wide[0], c0=wide[1], c1=wide[2])
-    for pool in (D.A_COLOUR_TEAM, D.A_COLOUR_COL, D.A_COLOUR_NONE):
-        for tpl in pool:
-            text = tpl.format(**kw)
-            assert len(text) <= D.MAX_LEN, text
-            assert text.index(kw["home"]) < text.index(kw["c0"]) < text.index(kw["away"]) < text.index(kw["c1"]), text
-    for seed in DIALOGUE_SEEDS:
-        m = simulate_match(seed)
-        for t in D.make_dialogue(m, random.Random(seed), questions_per_min=3.0):
-            if t["role"] == "assistant" and t["kind"] == "colours":
-                assert all(tm[k] in t["text"] for tm in m.teams for k in ("name", "colour")), t
-
 def test_dataset_refuses_eval_seeds():
     with tempfile.TemporaryDirectory() as td, contextlib.redirect_stderr(io.StringIO()):
         assert dataset_main(["--seeds", "99990:100001", "--out", td]) == 2
