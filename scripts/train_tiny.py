@@ -518,8 +518,9 @@ DRILL_LAYOUTS = {
     # slot cannot see its own frame's scene token, so it copies the previous frame's.
     "s10": ("away_name", "left_tens", "acting_colour", "prev_left_ones"),
     # Session 12, for colour answers that name both kits in order (a copy by role,
-    # like the score's): the acting token copies the home kit and the state token
-    # the away kit (each 2 tokens back). From the shipped decoder the home-kit slot
+    # like the score's; the templates are commit b75ef66, reverted): the acting
+    # token copies the home kit and the state token the away kit (each 2 tokens
+    # back). From the shipped decoder the home-kit slot
     # learnt it in ~250 steps (0.98-1.0), the away-kit slot never (0.0-0.04), and
     # answers did not follow (model card, session 12).
     "s12": ("away_name", "left_tens", "home_colour", "away_colour"),
@@ -625,9 +626,10 @@ def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.
     # Facts (names, digits, colours) are a few tokens of each line but all of its
     # point, so they weigh more (session 3: on its own this did not start the copy;
     # small role vectors and the copy drill did).
-    fw = torch.where(torch.isin(lab_t[sel], model.fact_ids), fact_w, 1.0)
-    if colour_w:   # session 12: the kit words, 2 of an answer's ~12 tokens, are what its copy has to learn
-        fw = torch.where(torch.isin(lab_t[sel], model.connector.colour_ids), colour_w, fw)
+    target = lab_t[sel]
+    fw = torch.where(torch.isin(target, model.fact_ids), fact_w, 1.0)
+    if colour_w:   # session 12: a kit word is one token of an answer, and the copy the answer has to learn
+        fw = torch.where(torch.isin(target, model.connector.colour_ids), colour_w, fw)
     fw = fw[text]
     lm_loss = (ce[text] * fw).sum() / fw.sum() if text.any() else ce.sum() * 0
     if drill is not None and bool((drill != IGNORE).any()):
