@@ -371,6 +371,8 @@ def init_weights(m: Streamer):
         if m.cfg.recency:
             nn.init.zeros_(b.attn.recency.weight)
     for b in m.decoder.side_blocks:
+        if m.cfg.side_recency:
+            nn.init.zeros_(b.attn.recency.weight)
         nn.init.zeros_(b.attn.o.weight)
         nn.init.zeros_(b.mlp.down.weight)
 
@@ -636,7 +638,8 @@ def seq_loss(model, feats, ids, fidx, lab, kind, speak_w, fact_w=1.0, drill_w=0.
         drill_logits = logits
         if model.cfg.side_gate:   # shut at frame slots, so the drill exercises the lookup on the ungated branch
             dec = model.decoder
-            drill_logits = dec.lm_head(dec.norm(dec.stack_hidden + dec.side_update))[0].float()
+            hidden = dec.ungated_hidden if dec.cfg.side_after_norm else dec.norm(dec.ungated_hidden)
+            drill_logits = dec.lm_head(hidden)[0].float()
         model.last_drill = F.cross_entropy(drill_logits, drill, ignore_index=IGNORE)
         lm_loss = lm_loss + drill_w * model.last_drill
     # decision accuracy diagnostics
@@ -653,7 +656,8 @@ def cmd_decoder(a):
     ck = torch.load(a.ckpt) if a.resume and os.path.exists(a.ckpt) else {}
     cfg = ModelConfig.from_dict(ck["cfg"]) if ck else \
         model_config(tok.vocab_size, side_layers=a.side_layers, side_ffn_size=a.side_ffn, side_gate=a.side_gate,
-                     recency=a.recency)
+                     recency=a.recency, side_reads_stack=a.side_reads_stack, side_recency=a.side_recency,
+                     side_after_norm=a.side_after_norm)
     k = cfg.tokens_per_frame
     builder = SeqBuilder(layout, k)
     tdirs = [d for d in match_dirs(TRAIN_DIR) if os.path.exists(os.path.join(d, "reader.npy"))]
@@ -730,8 +734,9 @@ def cmd_decoder(a):
         ema = cur if ema is None else 0.95 * ema + 0.05 * cur
         if step % 10 == 0:
             gate = "gate open-off {}/{} shut-on {}/{} ".format(*model.gate_stats) if cfg.side_gate else ""
-            if cfg.recency:
-                gate += "recency |w| " + " ".join(f"{float(b.attn.recency.weight.norm()):.3f}" for b in model.decoder.blocks) + " "
+            rec_blocks = [b for b in model.decoder.blocks if cfg.recency] + [b for b in model.decoder.side_blocks if cfg.side_recency]
+            if rec_blocks:
+                gate += "recency |w| " + " ".join(f"{float(b.attn.recency.weight.norm()):.3f}" for b in rec_blocks) + " "
             log(f"step {step} len {len(ids)} stream {ema[0]:.4f} lm {ema[1]:.4f} drill {float(getattr(model, 'last_drill', 0)):.3f} sil {st[0]}/{st[1]} spk {st[2]}/{st[3]} "
                 f"{gate}lr {lr:.2e} prog {prog:.3f} {(time.time() - t0) / 60:.1f} min")
         if step % a.save_every == 0:
@@ -846,6 +851,9 @@ def main():
                    help="grow a recency penalty in attention, its slope per head computed by each query (zero at start; ModelConfig.recency)")
     p.add_argument("--side_gate", action="store_true",
                    help="the side branch gates itself: exactly no change off answers (BCE-trained gate, replaces the streaming loss)")
+    p.add_argument("--side_reads_stack", action="store_true", help="the side branch also reads the stack's normed output")
+    p.add_argument("--side_after_norm", action="store_true", help="add the side branch's update after the final norm")
+    p.add_argument("--side_recency", action="store_true", help="the side branch's heads learn a per-query recency slope")
     p.add_argument("--gate_w", type=float, default=1.0, help="weight of the side gate's loss")
     p.add_argument("--ones_slot", choices=ONES_SLOTS, default="acting",
                    help="frame token that carries the minutes-left ones digit")

@@ -46,6 +46,15 @@ class ModelConfig:
     # left, the latest event) came out as a blend of old ones. Session 11: a fixed
     # slope per head stayed near 0.01 in 650 steps; most positions want the long view.
     recency: bool = False
+    # Session 13: the branch also reads the (normed) stack output at every position,
+    # so it knows what is being asked and which word comes next, and needs only
+    # learn the copy itself; and its own heads may learn a recency slope (above).
+    side_reads_stack: bool = False
+    side_recency: bool = False
+    # Add the branch's update after the final norm instead of before: the stack's
+    # residual norm is ~1,000-1,800 at answers, so an update added before the norm
+    # (~40 after 1,150 steps) could not move the logits (session 13).
+    side_after_norm: bool = False
 
     @property
     def head_dim(self) -> int:
@@ -73,7 +82,7 @@ class ModelConfig:
 
 
 def side_config(cfg: ModelConfig) -> ModelConfig:
-    return replace(cfg, ffn_size=cfg.side_ffn_size or cfg.ffn_size)
+    return replace(cfg, ffn_size=cfg.side_ffn_size or cfg.ffn_size, recency=cfg.side_recency)
 
 
 RECENCY_SCALE = 0.1   # slope per unit of w.x: Adam moves w ~lr a step, x has norm ~16
@@ -189,6 +198,8 @@ class Decoder(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
         self.side_blocks = nn.ModuleList(Block(side_config(cfg)) for _ in range(cfg.side_layers))
+        if cfg.side_reads_stack:
+            self.side_in = nn.Linear(cfg.hidden_size, cfg.hidden_size, bias=False)
         if cfg.side_gate:
             self.side_gate_norm = RMSNorm(cfg.hidden_size, cfg.rms_eps)
             self.side_gate = nn.Linear(cfg.hidden_size, 1)
@@ -208,19 +219,22 @@ class Decoder(nn.Module):
         frozen = not self.blocks[0].attn.o.weight.requires_grad   # a frozen stack needs no graph
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
             for block, (pk, pv) in zip(self.blocks, past):
-                x, k, v = block(x, cos, sin, mask, pk, pv, dist)
+                x, k, v = block(x, cos, sin, mask, pk, pv, dist if self.cfg.recency else None)
                 present.append((k, v))
-        y = inputs_embeds
+        y = y0 = inputs_embeds + self.side_in(self.norm(x)) if self.cfg.side_reads_stack else inputs_embeds
         for block, (pk, pv) in zip(self.side_blocks, past[len(self.blocks):]):
-            y, k, v = block(y, cos, sin, mask, pk, pv)
+            y, k, v = block(y, cos, sin, mask, pk, pv, dist if self.cfg.side_recency else None)
             present.append((k, v))
         if self.side_blocks:
             self.stack_hidden = x   # training reads the stack's own answer here (train_tiny --side_anchor)
-            update = y - inputs_embeds
+            update = y - y0
+            base = self.norm(x) if self.cfg.side_after_norm else x
+            self.ungated_hidden = base + update   # training's copy drill reads the branch ungated at frame slots
             if self.cfg.side_gate:
-                self.side_update = update   # training's copy drill reads the branch ungated at frame slots
                 self.gate_logit = self.side_gate(self.side_gate_norm(y)).squeeze(-1)
                 update = update * gate_from_logit(self.gate_logit).unsqueeze(-1)
+            if self.cfg.side_after_norm:
+                return self.lm_head(base + update), present
             x = x + update
         return self.lm_head(self.norm(x)), present
 
@@ -235,7 +249,7 @@ class Decoder(nn.Module):
         allowed = (k_pos <= q_pos).unsqueeze(0) & (attention_mask.unsqueeze(1) > 0)
         mask = torch.zeros(allowed.shape, dtype=inputs_embeds.dtype).masked_fill(~allowed, torch.finfo(inputs_embeds.dtype).min)
         # Cache positions, as the engine's position_ids are: distance back in tokens.
-        dist = token_distance(q_pos, k_pos, inputs_embeds.dtype) if self.cfg.recency else None
+        dist = token_distance(q_pos, k_pos, inputs_embeds.dtype) if self.cfg.recency or self.cfg.side_recency else None
         return self.run(inputs_embeds, cos, sin, mask.unsqueeze(1), past, dist)   # mask [B,1,S,T]
 
     def empty_past(self, batch: int = 1):
