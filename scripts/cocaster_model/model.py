@@ -185,12 +185,13 @@ def gate_from_logit(logit):
 
 class Decoder(nn.Module):
     """A Llama-style stack, and optionally a side branch: `side_layers` fresh blocks
-    that read the raw input embeddings and whose residual update is added to the
-    stack's output before the final norm. train_tiny.py grows one on a trained,
-    frozen stack to learn a lookup by content (a kit colour found by team name)
-    that the stack could not learn (session 8; the shipped cocaster-tiny has none).
-    With `side_gate` the branch also says where it applies (session 9: answers
-    only), and elsewhere adds exactly nothing."""
+    that read the raw input embeddings (and with `side_reads_stack` the stack's
+    normed output) and whose residual update is added to the stack's output,
+    before the final norm or with `side_after_norm` after it. train_tiny.py grows
+    one on a trained, frozen stack to learn the copies the stack could not (a kit
+    colour found by team name, the latest frame's minutes left). With `side_gate`
+    the branch also says where it applies (answers only), and elsewhere adds
+    exactly nothing. The shipped cocaster-tiny has one since session 13."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()

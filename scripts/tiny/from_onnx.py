@@ -66,7 +66,7 @@ def _module_path(node_name: str) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--package", default=os.path.join(os.path.dirname(RUNS), "models", "cocaster-tiny"))
-    ap.add_argument("--step", type=int, default=14134, help="the package's decoder training step (its model card)")
+    ap.add_argument("--step", type=int, default=18459, help="the package's decoder training step (its model card)")
     a = ap.parse_args()
     with open(os.path.join(a.package, "model.json")) as f:
         manifest = json.load(f)
