@@ -61,6 +61,11 @@ class ModelConfig:
         return self.hidden_size // self.num_heads
 
     @property
+    def needs_distance(self) -> bool:
+        """Some attention (stack or branch) takes a recency penalty."""
+        return self.recency or self.side_recency
+
+    @property
     def cache_layers(self) -> int:
         """Layers with a KV cache: the package's decoder.numLayers."""
         return self.num_layers + self.side_layers
@@ -222,14 +227,15 @@ class Decoder(nn.Module):
             for block, (pk, pv) in zip(self.blocks, past):
                 x, k, v = block(x, cos, sin, mask, pk, pv, dist if self.cfg.recency else None)
                 present.append((k, v))
-        y = y0 = inputs_embeds + self.side_in(self.norm(x)) if self.cfg.side_reads_stack else inputs_embeds
+        normed = self.norm(x)
+        y = y0 = inputs_embeds + self.side_in(normed) if self.cfg.side_reads_stack else inputs_embeds
         for block, (pk, pv) in zip(self.side_blocks, past[len(self.blocks):]):
             y, k, v = block(y, cos, sin, mask, pk, pv, dist if self.cfg.side_recency else None)
             present.append((k, v))
         if self.side_blocks:
             self.stack_hidden = x   # training reads the stack's own answer here (train_tiny --side_anchor)
             update = y - y0
-            base = self.norm(x) if self.cfg.side_after_norm else x
+            base = normed if self.cfg.side_after_norm else x
             self.ungated_hidden = base + update   # training's copy drill reads the branch ungated at frame slots
             if self.cfg.side_gate:
                 self.gate_logit = self.side_gate(self.side_gate_norm(y)).squeeze(-1)
@@ -237,7 +243,8 @@ class Decoder(nn.Module):
             if self.cfg.side_after_norm:
                 return self.lm_head(base + update), present
             x = x + update
-        return self.lm_head(self.norm(x)), present
+            return self.lm_head(self.norm(x)), present
+        return self.lm_head(normed), present
 
     def forward(self, inputs_embeds, attention_mask, position_ids, past):
         """past: list of (key, value) per cache layer. Returns logits and the new list."""
@@ -250,7 +257,7 @@ class Decoder(nn.Module):
         allowed = (k_pos <= q_pos).unsqueeze(0) & (attention_mask.unsqueeze(1) > 0)
         mask = torch.zeros(allowed.shape, dtype=inputs_embeds.dtype).masked_fill(~allowed, torch.finfo(inputs_embeds.dtype).min)
         # Cache positions, as the engine's position_ids are: distance back in tokens.
-        dist = token_distance(q_pos, k_pos, inputs_embeds.dtype) if self.cfg.recency or self.cfg.side_recency else None
+        dist = token_distance(q_pos, k_pos, inputs_embeds.dtype) if self.cfg.needs_distance else None
         return self.run(inputs_embeds, cos, sin, mask.unsqueeze(1), past, dist)   # mask [B,1,S,T]
 
     def empty_past(self, batch: int = 1):

@@ -37,7 +37,7 @@ def _dec(self, inputs_embeds, attention_mask, position_ids, past):
     cos, sin = self.rope(position_ids)
     causal = torch.ones(s, s, dtype=torch.bool).triu(1)
     pos = torch.arange(s)
-    dist = token_distance(pos.unsqueeze(1), pos.unsqueeze(0)) if self.cfg.recency or self.cfg.side_recency else None
+    dist = token_distance(pos.unsqueeze(1), pos.unsqueeze(0)) if self.cfg.needs_distance else None
     return self.run(inputs_embeds, cos, sin, ("fast", causal), past, dist)
 
 
