@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventBus, type BusEvent } from '../src/bus/index.js';
-import { activateAll, type OutputPlugin } from '../src/outputs/plugin.js';
+import { activateAll, ProvidedSlot, type OutputContext, type OutputPlugin } from '../src/outputs/plugin.js';
 import { transcriptLine } from '../src/outputs/store/storeOutput.js';
 import { silentLogger, type Logger } from '../src/util/log.js';
 
@@ -54,7 +54,10 @@ describe('plugin lifecycle', () => {
       return [bus.subscribe(() => log.push(`${id} got event`)), { dispose: () => void log.push(`dispose ${id}`) }];
     },
   });
-  const ctx = (bus: EventBus) => ({ bus, logger: silentLogger, control: {} as never });
+  const ctx = (bus: EventBus): OutputContext => {
+    const nothing = { dispose() {} };
+    return { bus, logger: silentLogger, control: {} as never, provideModeration: () => nothing, provideTranscript: () => nothing };
+  };
 
   it('activates in order and disposes in reverse order', async () => {
     const log: string[] = [];
@@ -73,6 +76,20 @@ describe('plugin lifecycle', () => {
     await expect(activateAll([plugin('store', log), plugin('server', log, true)], ctx(bus))).rejects.toThrow('server cannot start');
     expect(log).toEqual(['activate store', 'dispose store']);
     expect(bus.listenerCount).toBe(0);
+  });
+});
+
+describe('provided slots (ctx.provideModeration, ctx.provideTranscript)', () => {
+  it('hold what an output provides until its Disposable is disposed; a stale dispose leaves a newer provider', () => {
+    const slot = new ProvidedSlot<string>();
+    expect(slot.current).toBeUndefined();
+    const first = slot.provide('first');
+    expect(slot.current).toBe('first');
+    const second = slot.provide('second');
+    first.dispose();
+    expect(slot.current).toBe('second');
+    second.dispose();
+    expect(slot.current).toBeUndefined();
   });
 });
 

@@ -2,8 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/daemon/config.js';
-import { commentaryCues, formatCaptions } from '../src/store/index.js';
-import type { TranscriptLine } from '../src/store/index.js';
+import { commentaryCues, formatCaptions } from '../src/outputs/store/index.js';
+import type { TranscriptLine } from '../src/protocol/index.js';
 import { runCli, tempDir } from './helpers.js';
 
 describe('daemon config', () => {

@@ -1,5 +1,5 @@
 import type { Logger } from '../util/log.js';
-import type { BusEvent, BusEventOf, BusEventType } from './events.js';
+import type { BusEvent, BusEventOf, BusEventType } from '../protocol/index.js';
 
 export interface Disposable {
   dispose(): void | Promise<void>;

@@ -1,3 +1,2 @@
 export { EventBus, wallClockMs, type BusListener, type Disposable, type SubscribeOptions } from './bus.js';
-export type { BusEvent, BusEventOf, BusEventType, DaemonEvent, SourceState } from './events.js';
-export type { DaemonStatus, ServerMessage } from './wire.js';
+export type { BusEvent, BusEventOf, BusEventType, DaemonEvent, SourceState } from '../protocol/index.js';

@@ -6,10 +6,10 @@ import { bench } from './bench.js';
 import { checkEvalSeed } from '../eval/arenaWorld.js';
 import { evaluate } from '../eval/evaluate.js';
 import { parseAsk, runStream } from './run.js';
-import { runDaemon } from '../daemon/run.js';
-import { exportCaptions } from '../daemon/captions.js';
-import { doctor } from '../daemon/doctor.js';
-import { obsSetup } from '../daemon/obsSetup.js';
+import { exportCaptions } from './captions.js';
+import { doctor } from './doctor.js';
+import { obsSetup } from './obsSetup.js';
+import { runDaemon } from './start.js';
 
 const USAGE = `usage: cocaster <command> [options]
 
@@ -91,7 +91,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write((await obsSetup(values.config)) + '\n');
       return;
     case 'captions':
-      process.stdout.write(exportCaptions({ format: values.format!, ...(values.config ? { configFile: values.config } : {}), ...(values.session ? { session: values.session } : {}) }));
+      process.stdout.write(exportCaptions({ format: values.format!, configFile: values.config, session: values.session }));
       return;
     case 'run': {
       const source = values.source;
@@ -100,12 +100,10 @@ async function main(argv: string[]): Promise<void> {
       const obsPassword = values['obs-password'] ?? process.env.OBS_PASSWORD;
       const threshold = parseThreshold(values.threshold);
       await runStream({
-        source, modelDir, ep, fast: values.fast!, loop: values.loop!, logger,
+        source, modelDir, ep, fast: values.fast!, loop: values.loop!, logger, threshold, jsonl: values.jsonl,
         asks: (values.ask ?? []).map(parseAsk),
-        obs: { url: values['obs-url']!, ...(obsPassword ? { password: obsPassword } : {}) },
+        obs: { url: values['obs-url']!, password: obsPassword },
         pauseScenes: values['pause-scene'] ?? [],
-        ...(threshold === undefined ? {} : { threshold }),
-        ...(values.jsonl ? { jsonl: values.jsonl } : {}),
       });
       return;
     }
@@ -123,7 +121,7 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isInteger(seed)) throw new UserError(`--seed must be an integer, got '${values.seed}'`);
       checkEvalSeed(seed); // before the model loads, so a wrong seed costs nothing and says one line
       const threshold = parseThreshold(values.threshold);
-      const result = await evaluate({ modelDir, episodes, seed, ep, logger, ...(threshold === undefined ? {} : { threshold }) });
+      const result = await evaluate({ modelDir, episodes, seed, ep, logger, threshold });
       process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
       return;
     }

@@ -16,13 +16,16 @@ export class EngineLoop {
     private readonly bus: EventBus,
   ) {}
 
-  async run(frames: AsyncIterator<SourceFrame>, first: IteratorResult<SourceFrame>): Promise<void> {
+  /** Resolves with the video time of the last frame the engine saw (undefined: none). */
+  async run(frames: AsyncIterator<SourceFrame>, first: IteratorResult<SourceFrame>): Promise<number | undefined> {
+    let lastT: number | undefined;
     for (let next = first; !next.done; next = await frames.next()) {
       if (this.paused) continue;
       await this.session.pushFrame(next.value);
-      this.videoTime = next.value.t;
+      this.videoTime = lastT = next.value.t;
       this.meter.record(next.value.capturedAt);
     }
+    return lastT;
   }
 
   pause(): void {

@@ -2,5 +2,5 @@ export type { EngineEvent, EngineEventListener, FrameDecision, SpeechTrigger } f
 export { LiveModel, type LoadOptions } from './model.js';
 export { LiveSession, type Frame, type Question, type SessionOptions } from './liveSession.js';
 export { readManifest, verifyFiles, type ModelManifest, type ModelPackage } from './manifest.js';
-export { EXECUTION_PROVIDERS, parseExecutionProvider, type ExecutionProvider, type ExecutionProviderChoice } from './runtime.js';
+export { autoCandidates, bundledProviders, EXECUTION_PROVIDERS, parseExecutionProvider, type ExecutionProvider, type ExecutionProviderChoice } from './runtime.js';
 export { defaultModelDir } from './defaultModel.js';

@@ -13,7 +13,8 @@ export function parseExecutionProvider(value: string): ExecutionProviderChoice {
   throw new UserError(`unknown execution provider '${value}' (choose one of ${EXECUTION_PROVIDERS.join(', ')})`);
 }
 
-function bundledProviders(): Set<string> {
+/** Providers this onnxruntime build ships (a CUDA build adds 'cuda'). */
+export function bundledProviders(): Set<string> {
   return new Set(ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name));
 }
 

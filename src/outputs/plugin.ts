@@ -1,41 +1,43 @@
-import type { DaemonStatus, Disposable, EventBus } from '../bus/index.js';
-
-export type { DaemonStatus } from '../bus/index.js';
-import type { TranscriptLine } from '../store/index.js';
+import type { Disposable, EventBus } from '../bus/index.js';
+import type { AcceptedQuestion, DaemonStatus, ModeratedQuestion, TranscriptLine } from '../protocol/index.js';
+import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 
-/** The daemon's commands. Outputs that take input (the control server) call these;
- * they never reach into the engine themselves. */
+/** The daemon's commands. Outputs that take input (the control server, chat) call
+ * these; they never reach into the engine themselves. */
 export interface DaemonControl {
   status(): DaemonStatus;
   pause(): void;
   resume(): void;
   setThreshold(threshold: number): void;
-  ask(text: string, asker?: string): { id: string; t: number };
+  ask(text: string, asker?: string): AcceptedQuestion;
+  /** The last lines of this session's transcript ([] when no output records one). */
   recentLines(limit: number): TranscriptLine[];
-  /** Questions waiting for a human's approval (chat in manual mode); absent when no
-   * output moderates questions. */
-  questions?: QuestionModeration;
-}
-
-export interface ModeratedQuestion {
-  id: string;
-  text: string;
-  asker: string;
-  receivedAt: number;
+  /** Questions waiting for a human's approval; absent when no output moderates them. */
+  readonly questions: QuestionModeration | undefined;
 }
 
 export interface QuestionModeration {
   pending(): ModeratedQuestion[];
   /** undefined: no such question; 'rate': over the question rate, still queued. */
-  approve(id: string): { id: string; t: number } | 'rate' | undefined;
+  approve(id: string): AcceptedQuestion | 'rate' | undefined;
   reject(id: string): boolean;
+}
+
+/** The transcript of this session, as an output that records it offers it. */
+export interface TranscriptProvider {
+  readonly sessionId: number;
+  recent(limit: number): TranscriptLine[];
 }
 
 export interface OutputContext {
   bus: EventBus;
   control: DaemonControl;
   logger: Logger;
+  /** Offers chat-question moderation to the control API until the Disposable is disposed. */
+  provideModeration(moderation: QuestionModeration): Disposable;
+  /** Offers the session's transcript to the control API until disposed. */
+  provideTranscript(transcript: TranscriptProvider): Disposable;
 }
 
 /** An output, VS Code-extension style: `activate` subscribes to the bus and returns
@@ -43,6 +45,17 @@ export interface OutputContext {
 export interface OutputPlugin {
   readonly id: string;
   activate(ctx: OutputContext): Promise<Disposable[]> | Disposable[];
+}
+
+/** One slot a single output may fill (`ctx.provide…`): the latest provider wins, and
+ * disposing it empties the slot only if it is still the one there. */
+export class ProvidedSlot<T> {
+  current: T | undefined;
+
+  provide(impl: T): Disposable {
+    this.current = impl;
+    return { dispose: () => void (this.current === impl && (this.current = undefined)) };
+  }
 }
 
 /** Activates plugins in order; returns one Disposable that tears all of them down
@@ -54,7 +67,7 @@ export async function activateAll(plugins: readonly OutputPlugin[], ctx: OutputC
       try {
         await d.dispose();
       } catch (err) {
-        ctx.logger.warn(`dispose failed: ${(err as Error).message}`);
+        ctx.logger.warn(`dispose failed: ${errorMessage(err)}`);
       }
     }
   };

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { ServerMessage } from '../../src/bus/index.js';
+import type { ServerMessage } from '../../src/protocol/index.js';
 import { runCli } from '../helpers.js';
 import { rawRequest, startDaemonProcess, until } from '../daemonHarness.js';
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ObsConnection, type ObsStatusEvent } from '../../src/capture/obs/connection.js';
+import { ObsConnection } from '../../src/capture/obs/connection.js';
+import type { ObsStatusEvent } from '../../src/protocol/index.js';
 import { ObsScreenshotSource } from '../../src/capture/obs/screenshotSource.js';
 import type { SourceFrame } from '../../src/capture/index.js';
 import { obsAvailableOrFail, useConnectedObs } from './obsHarness.js';

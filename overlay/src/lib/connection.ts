@@ -1,4 +1,4 @@
-import type { ServerMessage } from '../../../src/bus/wire.ts';
+import type { ServerMessage } from '../../../src/protocol/index.ts';
 
 export type ConnectionState = 'connecting' | 'open' | 'closed';
 

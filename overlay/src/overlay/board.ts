@@ -1,4 +1,4 @@
-import type { BusEvent } from '../../../src/bus/events.ts';
+import type { BusEvent } from '../../../src/protocol/index.ts';
 
 export interface QuestionView {
   asker?: string;

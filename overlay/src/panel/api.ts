@@ -1,5 +1,4 @@
-import type { DaemonStatus } from '../../../src/bus/wire.ts';
-import type { TranscriptLine } from '../../../src/store/transcriptStore.ts';
+import type { ApiBody, ApiErrorBody, ApiResponse, ApiRoute } from '../../../src/protocol/index.ts';
 
 const TOKEN_KEY = 'cocaster.controlToken';
 
@@ -18,40 +17,37 @@ export function saveToken(token: string): void {
   localStorage.setItem(TOKEN_KEY, token);
 }
 
-/** A chat question held for the streamer's approval (manual moderation). */
-export interface PendingQuestion {
-  id: string;
-  text: string;
-  asker: string;
-}
-
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
   }
 }
 
-async function call<T>(token: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`/api/${path}`, {
+/** Calls one route of the shared ApiRoutes map; `:id` in the route is filled from `id`. */
+async function call<R extends ApiRoute>(token: string, route: R, options: { body?: ApiBody<R>; id?: string; query?: string } = {}): Promise<ApiResponse<R>> {
+  const [method, template] = route.split(' ') as [string, string];
+  const path = template.replace(':id', encodeURIComponent(options.id ?? '')) + (options.query ?? '');
+  const body = method === 'POST' ? JSON.stringify(options.body ?? {}) : undefined;
+  const res = await fetch(`/api${path}`, {
     method,
     headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    body,
   });
-  const data = (await res.json()) as T & { error?: string };
-  if (!res.ok) throw new ApiError(res.status, data.error ?? res.statusText);
-  return data;
+  const data: unknown = await res.json();
+  if (!res.ok) throw new ApiError(res.status, (data as Partial<ApiErrorBody>).error ?? res.statusText);
+  return data as ApiResponse<R>;
 }
 
 export const api = (token: string) => ({
-  status: () => call<DaemonStatus>(token, 'GET', 'status'),
-  transcript: () => call<{ lines: TranscriptLine[] }>(token, 'GET', 'transcript?limit=200'),
-  pause: () => call<DaemonStatus>(token, 'POST', 'pause'),
-  resume: () => call<DaemonStatus>(token, 'POST', 'resume'),
-  threshold: (threshold: number) => call<DaemonStatus>(token, 'POST', 'threshold', { threshold }),
-  ask: (text: string, asker?: string) => call<{ id: string; t: number }>(token, 'POST', 'ask', { text, ...(asker ? { asker } : {}) }),
-  pending: () => call<{ pending: PendingQuestion[] }>(token, 'GET', 'questions'),
-  approve: (id: string) => call<{ id: string; t: number }>(token, 'POST', `questions/${encodeURIComponent(id)}/approve`, {}),
-  reject: (id: string) => call<{ ok: boolean }>(token, 'POST', `questions/${encodeURIComponent(id)}/reject`, {}),
+  status: () => call(token, 'GET /status'),
+  transcript: () => call(token, 'GET /transcript', { query: '?limit=200' }),
+  pause: () => call(token, 'POST /pause'),
+  resume: () => call(token, 'POST /resume'),
+  threshold: (threshold: number) => call(token, 'POST /threshold', { body: { threshold } }),
+  ask: (text: string, asker?: string) => call(token, 'POST /ask', { body: asker ? { text, asker } : { text } }),
+  pending: () => call(token, 'GET /questions'),
+  approve: (id: string) => call(token, 'POST /questions/:id/approve', { id }),
+  reject: (id: string) => call(token, 'POST /questions/:id/reject', { id }),
 });
 
 export type Api = ReturnType<typeof api>;

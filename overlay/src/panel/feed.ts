@@ -1,5 +1,4 @@
-import type { BusEvent } from '../../../src/bus/events.ts';
-import type { TranscriptLine } from '../../../src/store/transcriptStore.ts';
+import type { BusEvent, TranscriptLine } from '../../../src/protocol/index.ts';
 
 export interface FeedLine {
   key: string;

@@ -2,12 +2,7 @@ import { OBSWebSocket, OBSWebSocketError, type OBSRequestTypes, type OBSResponse
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/log.js';
-
-export type ObsStatusEvent =
-  | { type: 'obsConnected'; url: string }
-  | { type: 'obsDisconnected'; url: string; reason: string }
-  | { type: 'obsProgramScene'; scene: string }
-  | { type: 'obsOutput'; output: 'stream' | 'record'; active: boolean };
+import type { ObsStatusEvent } from '../../protocol/index.js';
 
 export interface ObsConnectionOptions {
   url: string;

@@ -1,11 +1,12 @@
 import type { Logger } from '../../util/log.js';
 import type { DecodeGeometry } from '../ffmpeg.js';
 import type { FrameSource, SourceFrame, SourceStats } from '../source.js';
-import { ObsConnection, type ObsStatusEvent } from './connection.js';
+import type { ObsStatusEvent } from '../../protocol/index.js';
+import { ObsConnection } from './connection.js';
 import { ObsScreenshotSource } from './screenshotSource.js';
 import { ObsStreamSource } from './streamSource.js';
 
-export type { ObsStatusEvent } from './connection.js';
+export type { ObsStatusEvent } from '../../protocol/index.js';
 
 export interface ObsOptions {
   url: string;

@@ -1,12 +1,20 @@
-import type { BusEvent } from '../../bus/index.js';
-import { consoleLine } from '../../cli/output.js';
+import type { BusEvent } from '../../protocol/index.js';
 import type { OutputPlugin } from '../plugin.js';
 
-function daemonLine(event: BusEvent): string | undefined {
+const stamp = (t: number) => `[${t.toFixed(1)}s]`;
+
+/** The console view of an event: spoken lines, questions, resets and state changes. */
+export function consoleLine(event: BusEvent): string | undefined {
   switch (event.type) {
+    case 'question':
+      return `${stamp(event.t)} User${event.asker ? ` (${event.asker})` : ''}: ${event.text}`;
+    case 'say':
+      return `${stamp(event.t)} Assistant: ${event.text}`;
+    case 'contextReset':
+      return `${stamp(event.t)} (context full: stream restarted, ${event.droppedTokens} tokens dropped)`;
     case 'paused':
     case 'resumed':
-      return `[${event.t.toFixed(1)}s] (${event.type})`;
+      return `${stamp(event.t)} (${event.type})`;
     case 'thresholdChanged':
       return `(threshold ${event.threshold})`;
     case 'scenePause':
@@ -15,23 +23,18 @@ function daemonLine(event: BusEvent): string | undefined {
       return '(OBS connected)';
     case 'obsDisconnected':
       return `(OBS disconnected: ${event.reason})`;
-    case 'sourceStatus':
-    case 'questionQueued':
-    case 'obsProgramScene':
-    case 'obsOutput':
-      return undefined;
     default:
-      return consoleLine(event);
+      return undefined;
   }
 }
 
-/** `cocaster run`'s view: one stdout line per spoken line, question or reset, plus daemon state changes. */
+/** One stdout line per spoken line, question or reset, plus state changes. */
 export function consoleOutput(write: (line: string) => void = (l) => process.stdout.write(l + '\n')): OutputPlugin {
   return {
     id: 'console',
     activate: ({ bus }) => [
       bus.subscribe((event) => {
-        const line = daemonLine(event);
+        const line = consoleLine(event);
         if (line) write(line);
       }),
     ],

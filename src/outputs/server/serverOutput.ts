@@ -1,5 +1,5 @@
-import type { Tokens } from '../../daemon/tokens.js';
-import { startServer, type RunningServer } from '../../server/server.js';
+import type { Tokens } from '../../auth/tokens.js';
+import { startServer, type RunningServer } from './server.js';
 import type { OutputPlugin } from '../plugin.js';
 
 export interface ServerOutputOptions {

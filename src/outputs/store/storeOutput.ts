@@ -1,6 +1,6 @@
-import type { BusEvent } from '../../bus/index.js';
-import type { TranscriptLine, TranscriptStore } from '../../store/index.js';
+import type { BusEvent, TranscriptLine } from '../../protocol/index.js';
 import type { OutputPlugin } from '../plugin.js';
+import { TranscriptStore } from './transcriptStore.js';
 
 /** The row a bus event becomes, if any: viewers' questions when accepted, and
  * finished spoken lines. Partial speech (speechDelta) is not a line yet. */
@@ -14,17 +14,30 @@ export function transcriptLine(event: BusEvent, sessionId: number, wallMs: numbe
   return undefined;
 }
 
-/** Must be activated first: it is a critical subscriber, so a line reaches later
- * outputs (the websocket) only after its commit returned. */
-export function storeOutput(store: TranscriptStore, sessionId: number): OutputPlugin {
+/** The transcript in SQLite: one session per activation. Must be activated first: it
+ * is a critical subscriber, so a line reaches later outputs (the websocket) only
+ * after its commit returned. */
+export function storeOutput(path: string): OutputPlugin {
   return {
     id: 'store',
-    activate: ({ bus }) => [
-      bus.subscribe((event) => {
-        const line = transcriptLine(event, sessionId, Date.now());
-        if (line) store.append(line);
-      }, { critical: true }),
-      { dispose: () => store.close() },
-    ],
+    activate: ({ bus, control, provideTranscript }) => {
+      const store = new TranscriptStore(path);
+      let sessionId: number;
+      try {
+        const { source, model } = control.status();
+        sessionId = store.startSession(source, model);
+      } catch (err) {
+        store.close();
+        throw err;
+      }
+      return [
+        { dispose: () => store.close() },
+        provideTranscript({ sessionId, recent: (limit) => store.recent(sessionId, limit) }),
+        bus.subscribe((event) => {
+          const line = transcriptLine(event, sessionId, Date.now());
+          if (line) store.append(line);
+        }, { critical: true }),
+      ];
+    },
   };
 }

@@ -14,8 +14,6 @@ export interface TwitchOutputOptions {
   config: TwitchConfig;
   /** $TWITCH_TOKEN, used when the config has no token. */
   envToken: string | undefined;
-  /** Filled in at activation so the control API can approve or reject questions. */
-  moderation: { current?: QuestionModeration };
 }
 
 export interface TwitchCounters {
@@ -46,7 +44,7 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
   if (token && !config.botName) throw new UserError('bad config: a Twitch token needs twitch.botName');
   return {
     id: 'twitch',
-    activate: ({ bus, control, logger }) => {
+    activate: ({ bus, control, logger, provideModeration }) => {
       const counters: TwitchCounters = {
         messagesIn: 0, droppedOversized: 0, droppedEmpty: 0, droppedFlood: 0, questionsOffered: 0,
         questionsAccepted: 0, questionsDenied: 0, questionsLimited: 0, controlDenied: 0, linesOffered: 0, droppedFiltered: 0, messagesOut: 0,
@@ -132,7 +130,7 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
         }
       });
 
-      opts.moderation.current = {
+      const moderation: QuestionModeration = {
         pending: () => gate.list().map((q) => ({ id: q.id, text: q.text, asker: q.asker, receivedAt: q.receivedAt })),
         approve: (id) => {
           const res = gate.approve(id);
@@ -146,9 +144,9 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
 
       const disposables: Disposable[] = [
         onSay,
+        provideModeration(moderation),
         {
           dispose: async () => {
-            opts.moderation.current = undefined;
             const queuedOutgoing = limiter.queued;
             limiter.dispose();
             await chat.close();

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { BusEvent, DaemonStatus, ServerMessage } from '../bus/index.js';
-import type { Tokens } from '../daemon/tokens.js';
-import type { Logger } from '../util/log.js';
-import { authorize, checkHostAndOrigin, queryToken, type Role } from './guard.js';
+import type { BusEvent, DaemonStatus, ServerMessage } from '../../protocol/index.js';
+import { authorize, type Role, type Tokens } from '../../auth/tokens.js';
+import type { Logger } from '../../util/log.js';
+import { checkHostAndOrigin, queryToken } from './guard.js';
 
 /** A client that does not read is dropped rather than buffered without bound. */
 const MAX_BUFFERED = 1 << 20;

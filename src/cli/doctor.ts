@@ -1,12 +1,10 @@
 import { createServer } from 'node:net';
-import * as ort from 'onnxruntime-node';
 import { ffmpegPath } from '../capture/index.js';
 import { ObsConnection } from '../capture/obs/connection.js';
-import { defaultModelDir, readManifest, verifyFiles } from '../engine/index.js';
-import { autoCandidates } from '../engine/runtime.js';
+import { autoCandidates, bundledProviders, defaultModelDir, readManifest, verifyFiles } from '../engine/index.js';
 import { errorMessage, oneLine } from '../util/errors.js';
 import { silentLogger } from '../util/log.js';
-import { configDir, loadConfig } from './config.js';
+import { configDir, loadConfig } from '../daemon/config.js';
 
 interface Check {
   name: string;
@@ -61,8 +59,7 @@ export async function doctor(configFile: string | undefined, modelOverride: stri
       return `${pkg.manifest.id} (${modelDir}), checksums ok`;
     }),
     check('execution providers', true, () => {
-      const bundled = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
-      return `bundled: ${bundled.join(', ')}; auto would try: ${autoCandidates().join(' → ')}`;
+      return `bundled: ${[...bundledProviders()].join(', ')}; auto would try: ${autoCandidates().join(' → ')}`;
     }),
     check('port', true, () => portFree(config.server.host, config.server.port)),
     check('config dir', true, () => configDir()),

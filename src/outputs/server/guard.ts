@@ -1,7 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { sameToken, type Tokens } from '../daemon/tokens.js';
-
-export type Role = 'control' | 'overlay';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
@@ -30,22 +27,6 @@ function isOwnOrigin(origin: string, hosts: Set<string>): boolean {
   } catch {
     return false; // includes the literal "null" origin of sandboxed and file: pages
   }
-}
-
-export function roleOf(token: string | undefined, tokens: Tokens): Role | undefined {
-  if (sameToken(token, tokens.control)) return 'control';
-  if (sameToken(token, tokens.overlay)) return 'overlay';
-  return undefined;
-}
-
-export type AuthResult = { ok: true; role: Role } | { ok: false; status: 401 | 403; reason: string };
-
-/** No or unknown token: 401. A valid token without the rights: 403. */
-export function authorize(token: string | undefined, tokens: Tokens, needed: Role): AuthResult {
-  const role = roleOf(token, tokens);
-  if (!role) return { ok: false, status: 401, reason: token ? 'unknown token' : 'token required' };
-  if (needed === 'control' && role !== 'control') return { ok: false, status: 403, reason: 'this token is read-only' };
-  return { ok: true, role };
 }
 
 export function bearerToken(req: IncomingMessage): string | undefined {

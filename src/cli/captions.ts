@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { commentaryCues, formatCaptions, TranscriptStore, type CaptionFormat } from '../store/index.js';
+import { commentaryCues, formatCaptions, TranscriptStore, type CaptionFormat } from '../outputs/store/index.js';
 import { UserError } from '../util/errors.js';
-import { configDir, loadConfig } from './config.js';
+import { configDir, loadConfig } from '../daemon/config.js';
 
 export interface CaptionsOptions {
   configFile?: string;

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../util/errors.js';
 
+export type Role = 'control' | 'overlay';
+
 /** control: every mutation. overlay: read-only event stream (it sits in OBS's
  * scene file and screenshots of the browser-source URL, so it must not steer). */
 export interface Tokens {
@@ -46,4 +48,20 @@ export function sameToken(given: string | undefined, expected: string): boolean 
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function roleOf(token: string | undefined, tokens: Tokens): Role | undefined {
+  if (sameToken(token, tokens.control)) return 'control';
+  if (sameToken(token, tokens.overlay)) return 'overlay';
+  return undefined;
+}
+
+export type AuthResult = { ok: true; role: Role } | { ok: false; status: 401 | 403; reason: string };
+
+/** No or unknown token: 401. A valid token without the rights: 403. */
+export function authorize(token: string | undefined, tokens: Tokens, needed: Role): AuthResult {
+  const role = roleOf(token, tokens);
+  if (!role) return { ok: false, status: 401, reason: token ? 'unknown token' : 'token required' };
+  if (needed === 'control' && role !== 'control') return { ok: false, status: 403, reason: 'this token is read-only' };
+  return { ok: true, role };
 }

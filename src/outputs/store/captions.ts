@@ -1,4 +1,4 @@
-import type { TranscriptLine } from './transcriptStore.js';
+import type { TranscriptLine } from '../../protocol/index.js';
 
 export type CaptionFormat = 'srt' | 'vtt';
 

@@ -1,7 +1,7 @@
 import { ObsConnection } from '../capture/obs/connection.js';
 import { UserError } from '../util/errors.js';
-import { configDir, loadConfig } from './config.js';
-import { loadOrCreateTokens } from './tokens.js';
+import { configDir, loadConfig } from '../daemon/config.js';
+import { loadOrCreateTokens } from '../auth/tokens.js';
 
 export const OVERLAY_SOURCE = 'cocaster overlay';
 

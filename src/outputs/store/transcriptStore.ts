@@ -1,21 +1,7 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-
-export type LineRole = 'user' | 'assistant';
-
-export interface TranscriptLine {
-  sessionId: number;
-  /** Video (stream) seconds. */
-  t: number;
-  /** Wall-clock ms since epoch. */
-  wallMs: number;
-  role: LineRole;
-  text: string;
-  trigger: string | null;
-  asker: string | null;
-  questionId: string | null;
-}
+import type { LineRole, SpeechTrigger, TranscriptLine } from '../../protocol/index.js';
 
 export interface SessionInfo {
   id: number;
@@ -51,7 +37,7 @@ interface LineRow {
   wall_ms: number;
   role: LineRole;
   text: string;
-  trigger: string | null;
+  trigger: SpeechTrigger | null;
   asker: string | null;
   question_id: string | null;
 }
@@ -61,6 +47,14 @@ const toLine = (r: LineRow): TranscriptLine => ({
   trigger: r.trigger, asker: r.asker, questionId: r.question_id,
 });
 
+/** The file holds viewers' names and questions: owner-only, like tokens.json. SQLite
+ * gives its -wal and -shm files the database file's mode. */
+function createPrivate(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  chmodSync(path, 0o600); // the umask may have widened it, or an older version made it 0644
+}
+
 /** The transcript on disk. Synchronous on purpose: `append` returns only once the
  * row is committed (WAL, synchronous=FULL), so a line broadcast after it survives a
  * kill -9 of the daemon. */
@@ -69,7 +63,7 @@ export class TranscriptStore {
   private readonly insertLine: Database.Statement;
 
   constructor(readonly path: string, options: { readonly?: boolean } = {}) {
-    if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
+    if (!options.readonly) createPrivate(path);
     this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');

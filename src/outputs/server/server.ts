@@ -4,15 +4,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Tokens } from '../daemon/tokens.js';
-import type { DaemonControl } from '../outputs/plugin.js';
-import { UserError } from '../util/errors.js';
-import type { Logger } from '../util/log.js';
+import type { Tokens } from '../../auth/tokens.js';
+import type { DaemonControl } from '../plugin.js';
+import { UserError } from '../../util/errors.js';
+import type { Logger } from '../../util/log.js';
 import { apiRouter } from './api.js';
 import { allowedHosts, checkHostAndOrigin } from './guard.js';
 import { Sockets } from './sockets.js';
 
-export const OVERLAY_DIST = resolve(fileURLToPath(import.meta.url), '../../../overlay/dist');
+export const OVERLAY_DIST = resolve(fileURLToPath(import.meta.url), '../../../../overlay/dist');
 
 export interface ServerOptions {
   host: string;

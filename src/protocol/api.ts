@@ -1,0 +1,84 @@
+import type { BusEvent, SourceState, SpeechTrigger } from './events.js';
+
+/** What `/api/status` and the control panel show. Holds no secret. */
+export interface DaemonStatus {
+  source: string;
+  sourceState: SourceState;
+  model: string;
+  executionProvider: string;
+  /** Frames the engine processed per second, over the last few seconds. */
+  fps: number;
+  /** Capture-to-processed ms of the last frames (mean). */
+  latencyMs: number;
+  threshold: number;
+  paused: boolean;
+  /** The transcript store's session (0 when nothing is recorded). */
+  sessionId: number;
+  videoTime: number;
+}
+
+/** What a websocket client receives. */
+export type ServerMessage =
+  | { kind: 'event'; at: number; event: BusEvent }
+  | { kind: 'status'; status: DaemonStatus };
+
+export type LineRole = 'user' | 'assistant';
+
+/** One row of the transcript: a viewer's question or a spoken line. */
+export interface TranscriptLine {
+  sessionId: number;
+  /** Video (stream) seconds. */
+  t: number;
+  /** Wall-clock ms since epoch. */
+  wallMs: number;
+  role: LineRole;
+  text: string;
+  /** Why an assistant line was spoken; null for questions. */
+  trigger: SpeechTrigger | null;
+  asker: string | null;
+  questionId: string | null;
+}
+
+/** A chat question held for the streamer's approval (twitch.manualApproval). */
+export interface ModeratedQuestion {
+  id: string;
+  text: string;
+  asker: string;
+  receivedAt: number;
+}
+
+/** A question the engine took: it is answered at the next frame after `t`. */
+export interface AcceptedQuestion {
+  id: string;
+  t: number;
+}
+
+export interface AskRequest {
+  text: string;
+  asker?: string;
+}
+
+/**
+ * The HTTP API under `/api`, typed end to end: the server's handlers and the
+ * panel's client both name a route here, so neither states a response by hand.
+ * Reads need any token; POSTs need the control token. Errors are `ApiErrorBody`.
+ */
+export interface ApiRoutes {
+  'GET /status': { body: undefined; response: DaemonStatus };
+  'GET /transcript': { body: undefined; response: { lines: TranscriptLine[] } };
+  'POST /pause': { body: undefined; response: DaemonStatus };
+  'POST /resume': { body: undefined; response: DaemonStatus };
+  'POST /threshold': { body: { threshold: number }; response: DaemonStatus };
+  'POST /ask': { body: AskRequest; response: AcceptedQuestion };
+  'GET /questions': { body: undefined; response: { pending: ModeratedQuestion[] } };
+  'POST /questions/:id/approve': { body: undefined; response: AcceptedQuestion };
+  'POST /questions/:id/reject': { body: undefined; response: { ok: true } };
+}
+
+export type ApiRoute = keyof ApiRoutes;
+export type ApiBody<R extends ApiRoute> = ApiRoutes[R]['body'];
+export type ApiResponse<R extends ApiRoute> = ApiRoutes[R]['response'];
+
+export interface ApiErrorBody {
+  error: string;
+}
