@@ -1,4 +1,5 @@
 import type { Logger } from '../util/log.js';
+import { errorMessage } from '../util/errors.js';
 import type { BusEvent, BusEventOf, BusEventType } from '../protocol/index.js';
 
 export interface Disposable {
@@ -51,7 +52,7 @@ export class EventBus {
         entry.listener(event, at);
       } catch (err) {
         if (entry.critical) throw err;
-        this.logger.error(`output failed on ${event.type}: ${(err as Error).message}`);
+        this.logger.error(`output failed on ${event.type}: ${errorMessage(err)}`);
       }
     }
   }

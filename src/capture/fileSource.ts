@@ -151,7 +151,7 @@ export function fileSource(path: string, geometry: DecodeGeometry, opts: { fast:
   if (!statSync(path).isFile()) throw new UserError(`not a file: ${path}`);
   return new FfmpegSource(
     path,
-    { geometry, realtime: !opts.fast, live: !opts.fast, inputArgs: opts.loop ? ['-stream_loop', '-1'] : [], ...(opts.logger ? { logger: opts.logger } : {}) },
+    { geometry, realtime: !opts.fast, live: !opts.fast, inputArgs: opts.loop ? ['-stream_loop', '-1'] : [], logger: opts.logger },
     `file ${path}`,
   );
 }

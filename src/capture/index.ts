@@ -40,5 +40,5 @@ function urlSource(url: string, geometry: DecodeGeometry, logger?: Logger): Ffmp
   if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) throw new UserError(`url:${url} is not a URL (expected e.g. url:udp://127.0.0.1:5000)`);
   // Give up on a silent input after 5 s so the supervisor can restart it.
   const timeout = /^(udp|srt|rtp|tcp):/i.test(url) ? ['-timeout', '5000000'] : ['-rw_timeout', '5000000'];
-  return new FfmpegSource(url, { geometry, realtime: false, live: true, restart: true, inputArgs: timeout, ...(logger ? { logger } : {}) }, `url ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
+  return new FfmpegSource(url, { geometry, realtime: false, live: true, restart: true, inputArgs: timeout, logger }, `url ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
 }

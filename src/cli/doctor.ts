@@ -31,7 +31,7 @@ function portFree(host: string, port: number): Promise<string> {
 }
 
 async function obsReachable(url: string, password: string | undefined): Promise<string> {
-  const obs = new ObsConnection({ url, ...(password ? { password } : {}), logger: silentLogger, requestTimeoutMs: 3000 });
+  const obs = new ObsConnection({ url, password, logger: silentLogger, requestTimeoutMs: 3000 });
   try {
     await obs.start();
     if (!obs.isConnected) throw new Error(`not reachable at ${url}: start OBS and enable Tools → WebSocket Server Settings`);

@@ -136,7 +136,7 @@ main(process.argv.slice(2)).then(
     // Bad input is the user's to fix: one line, exit 2. Anything else is our bug.
     const isUser = err instanceof UserError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`cocaster: ${oneLine(errorMessage(err))}\n`);
-    if (!isUser && process.env.COCASTER_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    if (!isUser && process.env.COCASTER_DEBUG) process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(isUser ? 2 : 1);
   },
 );

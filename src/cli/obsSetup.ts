@@ -15,7 +15,7 @@ export async function obsSetup(configFile: string | undefined): Promise<string> 
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   const url = `http://${host}:${config.server.port}/overlay/?token=${tokens.overlay}`;
   const password = config.obs.password ?? process.env.OBS_PASSWORD;
-  const obs = new ObsConnection({ url: config.obs.url, ...(password ? { password } : {}) });
+  const obs = new ObsConnection({ url: config.obs.url, password });
   await obs.start();
   try {
     if (!obs.isConnected) throw new UserError(`OBS is not reachable at ${config.obs.url} (is it running with Tools → WebSocket Server Settings enabled?)`);

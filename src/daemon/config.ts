@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS } from '../engine/index.js';
 import { TwitchConfigSchema } from '../outputs/twitch/config.js';
-import { UserError } from '../util/errors.js';
+import { errorMessage, UserError } from '../util/errors.js';
 
 export const OUTPUT_IDS = ['console', 'server', 'twitch'] as const;
 /** Twitch needs a channel, so it is on only when asked for. */
@@ -78,13 +78,13 @@ export function loadConfig(file: string | undefined): DaemonConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UserError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UserError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new UserError(`bad config ${file}: not valid JSON (${(err as Error).message})`);
+    throw new UserError(`bad config ${file}: not valid JSON (${errorMessage(err)})`);
   }
   return parseConfig(raw, file);
 }

@@ -69,14 +69,14 @@ export async function startPipeline(opts: PipelineOptions): Promise<RunningPipel
     const loaded = model;
     const bus = new EventBus(logger);
     publish = (e) => bus.publish(e);
-    const session = new LiveSession(loaded, (e) => bus.publish(e), opts.threshold === undefined ? {} : { threshold: opts.threshold });
+    const session = new LiveSession(loaded, (e) => bus.publish(e), { threshold: opts.threshold });
     const loop = new EngineLoop(session, bus);
     const moderation = new ProvidedSlot<QuestionModeration>();
     const transcript = new ProvidedSlot<TranscriptProvider>();
     let sourceState: SourceState = 'running';
     const queueQuestion = (t: number, text: string, asker?: string): AcceptedQuestion => {
       const q = session.ask(t, text, asker);
-      bus.publish({ type: 'questionQueued', t: q.t, id: q.id, text: q.text, ...(q.asker ? { asker: q.asker } : {}) });
+      bus.publish({ type: 'questionQueued', t: q.t, id: q.id, text: q.text, asker: q.asker });
       return { id: q.id, t: q.t };
     };
     const control: DaemonControl = {

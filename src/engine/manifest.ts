@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { UserError } from '../util/errors.js';
+import { errorMessage, UserError } from '../util/errors.js';
 
 export const MODEL_FORMAT_VERSION = 1;
 
@@ -81,7 +81,7 @@ export function readManifest(dir: string): ModelPackage {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new UserError(`model package ${dir}: model.json is not valid JSON (${(err as Error).message})`);
+    throw new UserError(`model package ${dir}: model.json is not valid JSON (${errorMessage(err)})`);
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { UserError } from '../util/errors.js';
+import { errorMessage, UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 
 export const EXECUTION_PROVIDERS = ['auto', 'webgpu', 'cuda', 'dml', 'coreml', 'cpu'] as const;
@@ -68,10 +68,10 @@ export async function createSessions(
       return { provider, sessions };
     } catch (err) {
       lastError = err;
-      options.logger.warn(`execution provider ${provider} failed: ${(err as Error).message.split('\n')[0]}`);
+      options.logger.warn(`execution provider ${provider} failed: ${errorMessage(err).split('\n')[0]}`);
     }
   }
-  throw new UserError(`cannot load the model on ${candidates.join(', ')}: ${(lastError as Error)?.message?.split('\n')[0]}`);
+  throw new UserError(`cannot load the model on ${candidates.join(', ')}: ${errorMessage(lastError).split("\n")[0]}`);
 }
 
 function sessionOptions(provider: ExecutionProvider, req: SessionRequest, options: RuntimeOptions): ort.InferenceSession.SessionOptions {

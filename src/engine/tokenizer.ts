@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { UserError } from '../util/errors.js';
+import { errorMessage, UserError } from '../util/errors.js';
 import type { ModelPackage } from './manifest.js';
 
 interface TokenizerJson {
@@ -30,7 +30,7 @@ export class TextCodec {
       try {
         return JSON.parse(readFileSync(path, 'utf8')) as TokenizerJson;
       } catch (err) {
-        throw new UserError(`model package ${id}: cannot read ${what} (${(err as Error).message})`);
+        throw new UserError(`model package ${id}: cannot read ${what} (${errorMessage(err)})`);
       }
     };
     const json = read(pkg.file('tokenizer'), 'tokenizer.json');
@@ -38,7 +38,7 @@ export class TextCodec {
     try {
       return new TextCodec(json, config);
     } catch (err) {
-      throw new UserError(`model package ${id}: tokenizer.json is not usable (${(err as Error).message})`);
+      throw new UserError(`model package ${id}: tokenizer.json is not usable (${errorMessage(err)})`);
     }
   }
 

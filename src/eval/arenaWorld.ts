@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { UserError } from '../util/errors.js';
 import type { RefMatch } from './metrics.js';
 
@@ -36,7 +37,22 @@ export async function generateMatches(seed: number, n: number, out: string, fps:
   }
 }
 
+/** dialogue.json as scripts/arena/dataset.py writes it: checked, since a generator
+ * change must fail here with a clear line rather than as NaN scores. */
+const RefMatchSchema: z.ZodType<RefMatch> = z.object({
+  seed: z.number(),
+  duration: z.number(),
+  teams: z.array(z.object({ name: z.string() })),
+  events: z.array(z.object({ t: z.number(), type: z.string(), team: z.number().optional() })),
+  turns: z.array(z.object({
+    frame: z.number(), role: z.enum(['user', 'assistant']), text: z.string(), trigger: z.enum(['self', 'question']), kind: z.string(), fact: z.string().nullable(),
+  })),
+});
+
 export function readMatch(out: string, seed: number): { video: string; ref: RefMatch } {
   const dir = join(out, String(seed));
-  return { video: join(dir, 'match.mp4'), ref: JSON.parse(readFileSync(join(dir, 'dialogue.json'), 'utf8')) as RefMatch };
+  const path = join(dir, 'dialogue.json');
+  const parsed = RefMatchSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  if (!parsed.success) throw new Error(`${path}: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
+  return { video: join(dir, 'match.mp4'), ref: parsed.data };
 }

@@ -36,7 +36,7 @@ export async function evaluate(opts: EvalOptions) {
       const questionIndex = new Map<string, number>();
       const session = new LiveSession(model, (e) => {
         if (e.type === 'say') spoken.push({ frame: Math.round(e.t * vision.fps), text: e.text, trigger: e.trigger, ...(e.questionId ? { questionIndex: questionIndex.get(e.questionId)! } : {}) });
-      }, opts.threshold === undefined ? {} : { threshold: opts.threshold });
+      }, { threshold: opts.threshold });
       ref.turns.filter((t) => t.role === 'user').forEach((q, idx) => {
         // Asked while the question's frame is on screen: answered after that frame.
         questionIndex.set(session.ask((q.frame + 0.4) / vision.fps, q.text).id, idx);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { UserError } from '../util/errors.js';
+import { errorMessage, UserError } from '../util/errors.js';
 
 /** Every line the daemon posts to chat goes through one OutputFilter: the model
  * can say anything, and a chat channel is public. */
@@ -31,7 +31,7 @@ export function readBlocklistFile(path: string): string[] {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UserError(`cannot read blocklist ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UserError(`cannot read blocklist ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
   }
   return text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
 }

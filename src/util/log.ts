@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -9,11 +11,20 @@ export interface Logger {
   error(msg: string): void;
 }
 
+/** COCASTER_LOG=debug|info|warn|error; anything else means info. */
+const LevelFromEnv = z.enum(['debug', 'info', 'warn', 'error']).catch('info');
+
+/** Log lines carry outside text (chat, file names, peers' messages): control
+ * characters and terminal escapes are written as \xNN, never passed through. */
+export function escapeControls(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** Logs go to stderr so stdout stays the commentary (and pipes cleanly). */
-export function createLogger(level: LogLevel = (process.env.COCASTER_LOG as LogLevel) ?? 'info'): Logger {
-  const min = order[level] ?? order.info;
+export function createLogger(level: LogLevel = LevelFromEnv.parse(process.env.COCASTER_LOG)): Logger {
+  const min = order[level];
   const write = (lvl: LogLevel, msg: string) => {
-    if (order[lvl] >= min) process.stderr.write(`${lvl === 'info' ? '' : lvl + ': '}${msg}\n`);
+    if (order[lvl] >= min) process.stderr.write(`${lvl === 'info' ? '' : lvl + ': '}${escapeControls(msg)}\n`);
   };
   return {
     debug: (m) => write('debug', m),

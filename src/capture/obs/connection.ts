@@ -1,6 +1,6 @@
 import { OBSWebSocket, OBSWebSocketError, type OBSRequestTypes, type OBSResponseTypes } from 'obs-websocket-js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../../util/errors.js';
+import { errorMessage, UserError } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import type { ObsStatusEvent } from '../../protocol/index.js';
 
@@ -66,7 +66,7 @@ export class ObsConnection {
     } catch (err) {
       const code = err instanceof OBSWebSocketError ? err.code : 0;
       if (code === AUTHENTICATION_FAILED) throw new UserError(`OBS at ${this.options.url} rejected the password (check --obs-password / obs.password)`);
-      if (first) log.warn(`OBS at ${this.options.url} is not reachable yet (${(err as Error).message || code}); retrying`);
+      if (first) log.warn(`OBS at ${this.options.url} is not reachable yet (${errorMessage(err) || code}); retrying`);
       return false;
     }
   }
@@ -85,7 +85,7 @@ export class ObsConnection {
           backoff = Math.min(BACKOFF_MS.max, backoff * 2);
         }
       } catch (err) {
-        (this.options.logger ?? silentLogger).error((err as Error).message);
+        (this.options.logger ?? silentLogger).error(errorMessage(err));
         await sleep(BACKOFF_MS.max);
       }
     }

@@ -43,7 +43,7 @@ class OwnedObsSource implements FrameSource {
 }
 
 export function obsSource(kind: 'obs' | 'obs-stream', geometry: DecodeGeometry, options: ObsOptions, logger?: Logger): FrameSource {
-  const connection = new ObsConnection({ url: options.url, ...(options.password ? { password: options.password } : {}), ...(logger ? { logger } : {}), ...(options.onStatus ? { onStatus: options.onStatus } : {}) });
+  const connection = new ObsConnection({ url: options.url, password: options.password, logger, onStatus: options.onStatus });
   const inner = kind === 'obs' ? new ObsScreenshotSource(connection, geometry, logger) : new ObsStreamSource(connection, geometry, options.udpPort ?? 5600, logger);
   return new OwnedObsSource(connection, inner);
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import type { DecodeGeometry } from '../ffmpeg.js';
 import { LatestFrame, drainNewest } from '../latestFrame.js';
@@ -59,7 +60,7 @@ export class ObsScreenshotSource implements FrameSource {
         const now = Date.now();
         mailbox.put({ t: (requested - startedAt) / 1000, capturedAt: now, rgb, scene, captureMs: now - requested });
       } catch (err) {
-        this.logger.debug(`OBS screenshot failed: ${(err as Error).message}`);
+        this.logger.debug(`OBS screenshot failed: ${errorMessage(err)}`);
       }
     }
     mailbox.end();

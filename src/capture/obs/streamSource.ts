@@ -1,4 +1,4 @@
-import { UserError } from '../../util/errors.js';
+import { errorMessage, UserError } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import type { DecodeGeometry } from '../ffmpeg.js';
 import { FfmpegSource } from '../fileSource.js';
@@ -44,7 +44,7 @@ export class ObsStreamSource implements FrameSource {
     } catch (err) {
       await this.restore();
       if (err instanceof UserError) throw err;
-      throw new UserError(`cannot start OBS's UDP output: ${(err as Error).message}`);
+      throw new UserError(`cannot start OBS's UDP output: ${errorMessage(err)}`);
     }
     yield* this.decoder.frames();
   }
@@ -114,7 +114,7 @@ export class ObsStreamSource implements FrameSource {
         }
       }
     } catch (err) {
-      this.logger.warn(`could not restore the OBS profile: ${(err as Error).message}`);
+      this.logger.warn(`could not restore the OBS profile: ${errorMessage(err)}`);
     }
   }
 }
