@@ -2,7 +2,9 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FIXTURE, MEDIA, hasMedia, runCli, tempDir } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { until } from './daemonHarness.js';
+import { FIXTURE, MEDIA, ROOT, hasMedia, runCli, tempDir } from './helpers.js';
 
 /** A writable copy of the fixture package, for breaking it on purpose. */
 function fixtureCopy(): string {
@@ -45,6 +47,23 @@ describe.skipIf(!hasMedia)('cocaster run on a real clip', () => {
     expect(res.stdout).toContain('[10.0s] User: What is on screen?');
     expect(res.stdout).toMatch(/^\[10\.0s\] Assistant: /m);
   }, 120_000);
+});
+
+describe.skipIf(!hasMedia)('Ctrl-C ends cocaster run cleanly', () => {
+  const clip = `file:${join(MEDIA, 'crafter_gameplay_hud.mp4')}`;
+  it.each([['real time', []], ['--fast', ['--fast']], ['--fast --loop', ['--fast', '--loop']]])('%s: exit 0, the source summary, no error line', async (_name, flags) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/cocaster.js'), 'run', '--source', clip, '--model', FIXTURE, '--ep', 'cpu', ...flags], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((res) => child.on('close', res));
+    // Interrupt once frames flow (the model line is logged just before the first one).
+    await until(() => /threshold [\d.]+\n/.test(stderr) || undefined, 'the run to start', 60_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/^source: \d+ frames, \d+ dropped while the engine was busy, \d+ decoder restarts$/m);
+    expect(stderr).not.toMatch(/error|premature/i);
+  }, 90_000);
 });
 
 describe('bad input gets one line on stderr and exit code 2', () => {
@@ -100,6 +119,12 @@ describe('bad input gets one line on stderr and exit code 2', () => {
   it('bad --ask and --threshold', async () => {
     expectOneLineError(await runCli(['run', '--source', `file:${clip}`, '--ask', 'soon:hello']), /--ask expects SECONDS:TEXT/);
     expectOneLineError(await runCli(['run', '--source', `file:${clip}`, '--threshold', '2']), /--threshold must be a number from 0 to 1/);
+  });
+
+  it('doctor: a FAIL line means exit 1', async () => {
+    const res = await runCli(['doctor', '--model', '/nonexistent/model'], { COCASTER_CONFIG_DIR: tempDir() });
+    expect(res.stdout).toMatch(/^FAIL model: model package \/nonexistent\/model: no model\.json found$/m);
+    expect(res.code).toBe(1);
   });
 
   it('unknown flag', async () => {

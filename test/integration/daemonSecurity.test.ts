@@ -49,8 +49,9 @@ describe('daemon security', () => {
     await d?.stop();
   });
 
-  it('keeps the tokens in a 0600 file', () => {
+  it('keeps the tokens, and the transcript (viewers' names and questions), in 0600 files', () => {
     expect(statSync(join(d.configDir, 'tokens.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(d.configDir, 'transcripts.db')).mode & 0o777).toBe(0o600);
   });
 
   it('answers 401 without a token and with an unknown one', async () => {

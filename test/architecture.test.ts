@@ -1,0 +1,54 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from './helpers.js';
+
+function sources(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ts|svelte)$/.test(f)).map((f) => join(dir, f));
+}
+
+/** Every import specifier of every .ts/.svelte file under `dir`, resolved to a repo path when relative. */
+function imports(dir: string): Array<{ file: string; target: string }> {
+  return sources(dir).flatMap((file) =>
+    [...readFileSync(join(ROOT, file), 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/g)].map((m) => {
+      const spec = m[1]!;
+      return { file, target: spec.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), spec)) : spec };
+    }),
+  );
+}
+
+const violations = (dir: string, forbidden: RegExp) => imports(dir).filter((i) => forbidden.test(i.target)).map((i) => `${i.file} → ${i.target}`);
+
+// Data flows one way: source → engine → bus → outputs; the daemon composes them and the CLI sits on top.
+describe('the import graph follows the pipeline', () => {
+  it('outputs import neither the CLI nor the capture', () => {
+    expect(violations('src/outputs', /^src\/(cli|capture)\//)).toEqual([]);
+  });
+
+  it('the engine and the capture import no daemon, output or CLI code', () => {
+    expect(violations('src/engine', /^src\/(daemon|outputs|cli|bus)\//)).toEqual([]);
+    expect(violations('src/capture', /^src\/(daemon|outputs|cli|bus|engine)\//)).toEqual([]);
+  });
+
+  it('the daemon is no CLI, and nothing but the CLI imports it', () => {
+    for (const dir of ['src/engine', 'src/capture', 'src/outputs', 'src/bus', 'src/protocol', 'src/auth', 'src/util']) {
+      expect(violations(dir, /^src\/(daemon|cli)\//)).toEqual([]);
+    }
+  });
+
+  it('the wire types import nothing at all, and the browser build imports only them and svelte', () => {
+    expect(imports('src/protocol').filter((i) => !i.target.startsWith('src/protocol/'))).toEqual([]);
+    const foreign = imports('overlay/src').filter((i) => !/^(overlay\/src\/|src\/protocol\/index\.ts$|svelte$)/.test(i.target));
+    expect(foreign).toEqual([]);
+  });
+
+  it('production code never reaches into the tests, by import or by path', () => {
+    expect(violations('src', /^test\//)).toEqual([]);
+    expect(sources('src').filter((f) => /['"`][^'"`]*test\/fixtures/.test(readFileSync(join(ROOT, f), 'utf8')))).toEqual([]);
+  });
+
+  it('sees the imports it checks (a broken scan would pass everything)', () => {
+    expect(imports('src/daemon').map((i) => i.target)).toContain('src/engine/index.js');
+    expect(imports('overlay/src').map((i) => i.target)).toContain('src/protocol/index.ts');
+  });
+});
