@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OutputFilter, splitAtWords } from '../src/outputs/filter.js';
+import { OutputFilter, splitAtWords } from '../src/outputs/twitch/filter.js';
 import { mayAsk, mayControl, parseCommand, type ChatUser } from '../src/outputs/twitch/commands.js';
 import { FloodGuard } from '../src/outputs/twitch/floodGuard.js';
 import { QuestionGate } from '../src/outputs/twitch/gate.js';

@@ -1,6 +1,6 @@
 import type { Disposable } from '../../bus/index.js';
 import { UserError } from '../../util/errors.js';
-import { OutputFilter, DEFAULT_BLOCKLIST, readBlocklistFile } from '../filter.js';
+import { OutputFilter, DEFAULT_BLOCKLIST, readBlocklistFile } from './filter.js';
 import type { OutputPlugin, QuestionModeration } from '../plugin.js';
 import { mayAsk, mayControl, parseCommand } from './commands.js';
 import type { TwitchConfig } from './config.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { errorMessage, UserError } from '../util/errors.js';
+import { errorMessage, UserError } from '../../util/errors.js';
 
 /** Every line the daemon posts to chat goes through one OutputFilter: the model
  * can say anything, and a chat channel is public. */
