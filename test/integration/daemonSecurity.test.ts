@@ -49,7 +49,7 @@ describe('daemon security', () => {
     await d?.stop();
   });
 
-  it('keeps the tokens, and the transcript (viewers' names and questions), in 0600 files', () => {
+  it('keeps the tokens, and the transcript (viewer names and questions), in 0600 files', () => {
     expect(statSync(join(d.configDir, 'tokens.json')).mode & 0o777).toBe(0o600);
     expect(statSync(join(d.configDir, 'transcripts.db')).mode & 0o777).toBe(0o600);
   });
