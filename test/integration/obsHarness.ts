@@ -36,7 +36,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function portOpen(port: number): Promise<boolean> {
+export function portOpen(port: number): Promise<boolean> {
   return new Promise((res) => {
     const s = createConnection({ port, host: '127.0.0.1' });
     s.once('connect', () => (s.destroy(), res(true)));

@@ -14,7 +14,23 @@ export interface ObsConnectionOptions {
 
 /** obs-websocket's close code for a wrong password. */
 const AUTHENTICATION_FAILED = 4009;
-const BACKOFF_MS = { first: 250, max: 5000 };
+const AUTH_RETRY_MS = 5000;
+
+/** Reconnect delays. A refused connect to a local OBS costs next to nothing, so it is
+ * retried every 250 ms and frames resume within ~0.3 s of OBS listening again; a
+ * remote OBS backs off to 5 s so a streaming PC is not hammered. */
+export function reconnectBackoff(url: string): { first: number; max: number } {
+  return { first: 250, max: isLoopback(url) ? 250 : 5000 };
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.toLowerCase();
+    return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  } catch {
+    return false;
+  }
+}
 
 /**
  * One obs-websocket v5 connection that reconnects forever with capped backoff.
@@ -72,21 +88,22 @@ export class ObsConnection {
   }
 
   private async reconnectLoop(): Promise<void> {
-    let backoff = BACKOFF_MS.first;
+    const delays = reconnectBackoff(this.options.url);
+    let backoff = delays.first;
     while (!this.closed) {
       if (this.connected) {
         await sleep(100);
-        backoff = BACKOFF_MS.first;
+        backoff = delays.first;
         continue;
       }
       try {
         if (!(await this.connectOnce(false))) {
           await sleep(backoff);
-          backoff = Math.min(BACKOFF_MS.max, backoff * 2);
+          backoff = Math.min(delays.max, backoff * 2);
         }
       } catch (err) {
         (this.options.logger ?? silentLogger).error(errorMessage(err));
-        await sleep(BACKOFF_MS.max);
+        await sleep(AUTH_RETRY_MS); // a password changed under us: retrying fast only floods the log
       }
     }
   }
