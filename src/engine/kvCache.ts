@@ -1,11 +1,22 @@
 import * as ort from 'onnxruntime-node';
 
+/** What a LiveSession itself needs of a KV cache; only the model reads and
+ * writes its contents (a test's fake model brings its own). */
+export interface SessionKvCache {
+  /** Number of positions held. */
+  readonly length: number;
+  /** Where the cache lives, e.g. 'cpu' or 'gpu-buffer'. */
+  readonly location: string;
+  /** Empties the cache (the stream starts over). */
+  reset(): void;
+}
+
 /**
  * The decoder's past keys and values: the only long-lived state of a stream.
  * Tensors may live on the GPU (WebGPU); replaced tensors are disposed at once so
  * device memory does not grow. Compaction for multi-hour streams hooks in here.
  */
-export class KvCache {
+export class KvCache implements SessionKvCache {
   private tensors: Map<string, ort.Tensor>;
   /** Number of positions held. */
   length = 0;
@@ -31,13 +42,6 @@ export class KvCache {
   /** Decoder feeds for the past. */
   feeds(): Record<string, ort.Tensor> {
     return Object.fromEntries(this.tensors);
-  }
-
-  /** Output names the decoder must return. */
-  presentNames(): string[] {
-    const names: string[] = [];
-    for (let i = 0; i < this.numLayers; i++) names.push(`present.${i}.key`, `present.${i}.value`);
-    return names;
   }
 
   /** Takes the decoder's present.* outputs as the new past. */

@@ -22,6 +22,12 @@ export class Layout {
   readonly startIds: readonly number[];
   readonly afterEosIds: readonly number[];
   readonly selfSpeakIds: readonly number[];
+  /** Tokens `queryIds` adds around a question's text: the role markers. */
+  readonly queryOverhead: number;
+  /** The most fixed tokens a turn adds after a frame, beyond what the model says
+   * and the question's own text: the self-speak prompt, or a question's role
+   * markers. A frame reserves this much so neither can overflow the context. */
+  readonly turnOverhead: number;
   private readonly queryBefore: string;
   private readonly queryAfter: string;
 
@@ -48,6 +54,9 @@ export class Layout {
     const [before, after] = layout.query.split('{question}') as [string, string];
     this.queryBefore = before;
     this.queryAfter = after;
+    // The parts are encoded separately (see queryIds), so their lengths add up.
+    this.queryOverhead = codec.encode(before.endsWith(' ') ? before.slice(0, -1) : before).length + codec.encode(after).length;
+    this.turnOverhead = Math.max(this.selfSpeakIds.length, this.queryOverhead);
   }
 
   /** `]\nUser: <question>\nAssistant:` with the question encoded as literal text,

@@ -1,7 +1,8 @@
-import type { EngineEventListener, SpeechTrigger } from './events.js';
-import type { KvCache } from './kvCache.js';
+import type { EngineEventListener, SpeechTrigger } from '../protocol/events.js';
+import type { SessionKvCache } from './kvCache.js';
 import { Layout } from './layout.js';
-import type { LiveModel } from './model.js';
+import type { ModelManifest } from './manifest.js';
+import type { TextCodec } from './tokenizer.js';
 
 export interface Frame {
   /** Video time in seconds. */
@@ -25,6 +26,20 @@ export interface SessionOptions {
 /** Tokens a question may take; longer ones are cut (flooding must not eat the context). */
 const MAX_QUESTION_TOKENS = 256;
 
+/** What a LiveSession uses of a model: LiveModel in the daemon, a fake in unit
+ * tests. Stateless: all stream state is in the session and its KV cache. */
+export interface SessionModel {
+  readonly manifest: ModelManifest;
+  readonly codec: TextCodec;
+  newKvCache(): SessionKvCache;
+  /** One RGB frame to its tokensPerFrame embeddings, flattened. */
+  encodeFrame(rgb: Uint8Array): Promise<Float32Array>;
+  /** Token ids to embeddings, flattened. */
+  embed(ids: readonly number[]): Promise<Float32Array>;
+  /** Appends embeddings to the cache (one made by newKvCache); returns the logits after the last one. */
+  forward(kvCache: SessionKvCache, embeds: Float32Array): Promise<Float32Array>;
+}
+
 /**
  * The VideoLLM-online streaming loop (their LiveInfer). Per frame: answer questions
  * asked before it, feed the pending ids and the frame, answer a question asked at
@@ -35,14 +50,14 @@ export class LiveSession {
   threshold: number;
   readonly maxNewTokens: number;
   private readonly layout: Layout;
-  private readonly kvCache: KvCache;
+  private readonly kvCache: SessionKvCache;
   /** Decided but not yet fed: the interval token, or EOS that closed an answer. */
   private lastIds: number[] = [];
   private pendingQuestions: Question[] = [];
   private nextQuestionId = 1;
 
   constructor(
-    private readonly model: LiveModel,
+    private readonly model: SessionModel,
     private readonly emit: EngineEventListener,
     options: SessionOptions = {},
   ) {
@@ -73,7 +88,14 @@ export class LiveSession {
 
     const frameEmbeds = await this.model.encodeFrame(frame.rgb);
     const tokensPerFrame = this.model.manifest.vision.tokensPerFrame;
-    this.makeRoom(frame.t, this.pendingPrefix(true).length + tokensPerFrame + this.maxNewTokens + MAX_QUESTION_TOKENS + 16);
+    // Room for the frame and the turn it may start, so that nothing after it resets
+    // the context (which would drop the frame before it is spoken about): the
+    // self-speak prompt that generate() feeds without a check of its own, or a
+    // question asked at the frame's time (its text, cut to MAX_QUESTION_TOKENS,
+    // and role markers), and the answer. layout.turnOverhead covers the larger of
+    // the prompt and the markers.
+    const turnRoom = MAX_QUESTION_TOKENS + this.layout.turnOverhead + this.maxNewTokens;
+    this.makeRoom(frame.t, this.pendingPrefix(true).length + tokensPerFrame + turnRoom);
     const prefix = await this.model.embed(this.pendingPrefix(true));
     const logits = await this.model.forward(this.kvCache, concat(prefix, frameEmbeds));
     this.lastIds = [];
@@ -110,7 +132,10 @@ export class LiveSession {
   private async answer(q: Question, t = q.t): Promise<void> {
     this.emit({ type: 'question', t, id: q.id, text: q.text, ...(q.asker ? { asker: q.asker } : {}) });
     const query = this.layout.queryIds(q.text, MAX_QUESTION_TOKENS);
-    this.makeRoom(t, this.pendingPrefix(false).length + query.length + this.maxNewTokens + 16);
+    // The query has its role markers; the answer feeds at most maxNewTokens - 1
+    // more (its last token waits in lastIds, checked with the next prefix). Within
+    // what pushFrame reserved for a question at the frame's time.
+    this.makeRoom(t, this.pendingPrefix(false).length + query.length + this.maxNewTokens);
     await this.generate([...this.pendingPrefix(false), ...query], t, 'question', q.id);
   }
 
