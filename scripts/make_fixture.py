@@ -76,12 +76,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="test/fixtures/tiny-random")
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--side_layers", type=int, default=0, help="give the decoder a side branch (cocaster_model.model.Decoder)")
+    ap.add_argument("--side_layers", type=int, default=0, help="give the decoder a side branch (its KV cache layers follow the stack's)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     tokens = dict(DEFAULT_TOKENS)
     tok = train_bpe(CORPUS, 400, [tokens["framePlaceholder"], tokens["eos"], tokens["bos"]])
-    cfg = ModelConfig(vocab_size=tok.vocab_size, side_layers=args.side_layers)
+    # The side fixture's branch is the plain form (ModelConfig.side_plain): its bytes were made with it.
+    cfg = ModelConfig(vocab_size=tok.vocab_size, side_layers=args.side_layers, side_plain=args.side_layers > 0)
     encoder, decoder = FrameEncoder(cfg).eval(), Decoder(cfg).eval()
     layout = Layout(tok, DEFAULT_LAYOUT, tokens)
     pixel_fn = lambda rgb: preprocess(rgb, 1 / 255, (0.5,) * 3, (0.5,) * 3)  # noqa: E731

@@ -1,7 +1,6 @@
-"""Shared pieces of the cocaster-tiny training pipeline.
-
-Paths, model config, per-frame encoder targets and the streaming training
-sequence builder (which mirrors cocaster_model/live.py exactly).
+"""Data of the cocaster-tiny pipeline: where things live, the arena matches and
+their dialogues, per-frame reader targets, and the streaming token sequence
+(which mirrors cocaster_model/live.py exactly).
 """
 from __future__ import annotations
 
@@ -9,8 +8,10 @@ import json
 import math
 import os
 import random
+import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,25 +23,33 @@ if SCRIPTS not in sys.path:
 
 from arena.world import PALETTE, TEAM_NAMES  # noqa: E402
 from cocaster_model.layout import DEFAULT_LAYOUT, DEFAULT_TOKENS, Layout  # noqa: E402
-from cocaster_model.model import ModelConfig  # noqa: E402
+from cocaster_model.model import reader_heads  # noqa: E402
 from cocaster_model.tokenizer import BPETokenizer  # noqa: E402
-from tiny.reader import reader_heads  # noqa: E402
 
-DATA = os.path.join(ROOT, "data")
-RUNS = os.path.join(ROOT, "runs")
-TRAIN_DIR = os.path.join(DATA, "train")
-VAL_DIR = os.path.join(DATA, "val")
-TOK_DIR = os.path.join(RUNS, "tokenizer")
 FPS = 2
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
 COLOURS = list(PALETTE)
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+HEADS = reader_heads(len(TEAM_NAMES), len(COLOURS))
+# A name's index from its on-screen abbreviation (older matches may carry a name
+# that shares its abbreviation with an earlier one: the screen shows the earlier).
+NAME_OF_ABBR = {n[:3].upper(): i for i, n in enumerate(TEAM_NAMES)}
+IGNORE = -100
+QUIZ_KINDS = ("score", "possession", "time_left", "last_event", "colours")
 
-# Encoder: the reader (tiny/reader.py), 128 px, 5 tokens per frame.
-ENC_CFG = dict(image_size=128, encoder_channels=(24, 48, 64, 64), grid=2, frame_tokens=5)
-# Decoder (vocab filled in from the tokenizer).
-DEC_CFG = dict(hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=2, ffn_size=768)
+
+@dataclass(frozen=True)
+class Work:
+    """A training run's folders: data/ (matches, frames) and runs/ (tokenizer,
+    checkpoints, logs). Both are git-ignored under the repo root."""
+    root: str
+
+    def data(self, *parts: str) -> str:
+        return os.path.join(self.root, "data", *parts)
+
+    def runs(self, *parts: str) -> str:
+        return os.path.join(self.root, "runs", *parts)
 
 
 def log(msg: str) -> None:
@@ -49,24 +58,72 @@ def log(msg: str) -> None:
 
 def pixels(frames_u8: np.ndarray) -> torch.Tensor:
     """uint8 [N,H,W,3] -> normalised float [N,3,H,W] (same as live.preprocess)."""
-    x = torch.from_numpy(np.ascontiguousarray(frames_u8)).permute(0, 3, 1, 2).float() * (1 / 255)
+    # a copy: frames may be a read-only memory map
+    x = torch.from_numpy(np.array(frames_u8)).permute(0, 3, 1, 2).float() * (1 / 255)
     m = torch.tensor(MEAN).view(1, 3, 1, 1)
     s = torch.tensor(STD).view(1, 3, 1, 1)
     return (x - m) / s
 
 
-def warmup_cosine(peak: float, warmup_done: int, warmup: int, progress: float, floor: float) -> float:
-    """Learning rate: linear warm-up, then cosine from peak down to floor x peak at progress 1."""
-    return peak * min(1.0, warmup_done / warmup) * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+def warmup_cosine(peak: float, step: int, warmup: int, total: int, floor: float) -> float:
+    """Learning rate at step (from 1): linear warm-up, then cosine from peak down to floor x peak."""
+    progress = min(1.0, step / max(1, total))
+    return peak * min(1.0, step / max(1, warmup)) * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def model_config(vocab_size: int, **overrides) -> ModelConfig:
-    return ModelConfig(vocab_size=vocab_size, **{**DEC_CFG, **ENC_CFG, **overrides})
+def run_steps(name: str, opt, step: int, steps: int, lr_at, batch_loss, every: int, checkpoint) -> int:
+    """Optimiser steps from `step` to `steps`: lr_at(step) gives each step's learning
+    rate, batch_loss() a fresh batch's loss; checkpoint(step) runs every `every` steps."""
+    while step < steps:
+        lr = lr_at(step + 1)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss = batch_loss()
+        opt.zero_grad(); loss.backward(); opt.step()
+        step += 1
+        if step % 25 == 0:
+            log(f"{name} step {step} loss {loss.item():.4f} lr {lr:.2e}")
+        if step % every == 0:
+            checkpoint(step)
+    return step
 
 
-def load_tokenizer():
-    tok = BPETokenizer.load(os.path.join(TOK_DIR, "tokenizer.json"))
+def load_tokenizer(tok_dir: str):
+    tok = BPETokenizer.load(os.path.join(tok_dir, "tokenizer.json"))
     return tok, Layout(tok, DEFAULT_LAYOUT, dict(DEFAULT_TOKENS))
+
+
+def copy_ids(tok) -> dict[str, list[int]]:
+    """Token ids the connector writes: every team name, digit and kit colour."""
+    def one(word):
+        ids = tok.encode(word)
+        assert len(ids) == 1, f"{word!r} is not one token"
+        return ids[0]
+    return dict(name_ids=[one(" " + n) for n in TEAM_NAMES], digit_ids=[one(str(d)) for d in range(10)],
+                colour_ids=[one(" " + c) for c in COLOURS])
+
+
+def lexicon() -> torch.Tensor:
+    """[names, 3] letter indices of each name's abbreviation (for Reader)."""
+    return torch.tensor([[LETTERS.index(c) for c in n[:3].upper()] for n in TEAM_NAMES])
+
+
+def parse_range(spec: str) -> range:
+    lo, hi = (int(x) for x in spec.split(":"))
+    return range(lo, hi)
+
+
+# ------------------------------------------------------------ matches
+def render_matches(seeds: str, out: str, duration: float, jobs: int, video_only: bool = False) -> None:
+    """arena.dataset for the seeds not rendered yet (seeds >= 100000 are evaluation-only)."""
+    todo = [s for s in parse_range(seeds) if not os.path.exists(os.path.join(out, str(s), "dialogue.json"))]
+    if not todo:
+        return
+    assert max(todo) < 100000, "seeds >= 100000 are evaluation-only"
+    extra = ["--video-only"] if video_only else []
+    subprocess.run([sys.executable, "-m", "arena.dataset", "--seeds", f"{todo[0]}:{todo[-1] + 1}", "--out", out,
+                    "--jobs", str(jobs), "--res", "128", "--fps", str(FPS), "--duration", str(duration), *extra],
+                   cwd=SCRIPTS, check=True)
 
 
 def match_dirs(root: str) -> list[str]:
@@ -81,20 +138,8 @@ def match_dirs(root: str) -> list[str]:
     return out
 
 
-# ------------------------------------------------------------ encoder targets
-HEADS = reader_heads(len(TEAM_NAMES), len(COLOURS))
-# A name's index from its on-screen abbreviation (older matches may carry a name
-# that shares its abbreviation with an earlier one: the screen shows the earlier).
-NAME_OF_ABBR = {n[:3].upper(): i for i, n in enumerate(TEAM_NAMES)}
-
-
-def lexicon():
-    """[names, 3] letter indices of each name's abbreviation (for Reader)."""
-    import torch
-    return torch.tensor([[LETTERS.index(c) for c in n[:3].upper()] for n in TEAM_NAMES])
-
-
 def frame_targets(d: str) -> dict[str, np.ndarray]:
+    """Reader targets of every decoded frame of a match, from labels.json."""
     with open(os.path.join(d, "labels.json")) as f:
         frames = json.load(f)["frames"]
     with open(os.path.join(d, "dialogue.json")) as f:
@@ -129,10 +174,71 @@ def frame_targets(d: str) -> dict[str, np.ndarray]:
     return out
 
 
+def dialogue_draws(d: str) -> list[list[dict]]:
+    """Turn lists of a match: the dataset's own dialogue plus extra draws."""
+    with open(os.path.join(d, "dialogue.json")) as f:
+        draws = [json.load(f)["turns"]]
+    for name in ("dialogues_extra.json", "dialogues_dense.json"):
+        extra = os.path.join(d, name)
+        if os.path.exists(extra):
+            with open(extra) as f:
+                draws += json.load(f)
+    return draws
+
+
+def _write_draws(path: str, seed: int, duration: float, n: int, salt: int, rate: float) -> None:
+    from arena.dialogue import make_dialogue
+    from arena.world import simulate_match
+    if not n or os.path.exists(path):
+        return
+    m = simulate_match(seed, duration)
+    draws = [make_dialogue(m, random.Random(seed * 7919 + 17 + salt * (j + 1)), questions_per_min=rate) for j in range(n)]
+    with open(path, "w") as f:
+        json.dump(draws, f)
+
+
+def make_extra_dialogues(d: str, duration: float, n: int, dense: int, dense_rate: float = 5.0) -> None:
+    """n extra draws at the normal question rate (1.5/min) and `dense` draws with
+    dense_rate questions per minute (more Q&A supervision per frame)."""
+    seed = int(os.path.basename(d))
+    _write_draws(os.path.join(d, "dialogues_extra.json"), seed, duration, n, 1000003, 1.5)
+    _write_draws(os.path.join(d, "dialogues_dense.json"), seed, duration, dense, 7000003, dense_rate)
+
+
+def make_quiz(d: str, duration: float, every: int = 4) -> None:
+    """quiz.json: a question and answer of every kind at every `every`-th decoded
+    frame (from 2 s in), answered from the match's true state at that frame. The
+    decoder training splices short bursts of these into streams: more answer
+    supervision per frame of video than the dialogues' 1.5-5 questions a minute."""
+    out = os.path.join(d, "quiz.json")
+    if os.path.exists(out):
+        return
+    from arena.dialogue import answer
+    from arena.world import decoded_frame_time, simulate_match
+    seed = int(os.path.basename(d))
+    m = simulate_match(seed, duration)
+    # The names list grew after the older matches were rendered: the same seed now
+    # draws other names (same events, colours). Answer with the names on screen.
+    with open(os.path.join(d, "dialogue.json")) as f:
+        stored = json.load(f)
+    shown = stored["teams"]
+    events = lambda evs: [(round(e["t"], 2), e["type"]) for e in evs]  # noqa: E731
+    same = events(stored["events"]) == events(m.events) and \
+        [t["colour"] for t in m.teams] == [t["colour"] for t in shown]
+    for team, was in zip(m.teams, shown):
+        team["name"] = was["name"]
+    rng = random.Random(seed * 104729 + 3)
+    quiz = []   # stays empty for a match the world no longer simulates the same
+    for i in range(4, int(m.duration * FPS) - 1, every) if same else ():
+        t = decoded_frame_time(i, FPS)
+        for kind in QUIZ_KINDS:
+            q, a, fact = answer(m, rng, kind, t)
+            quiz.append({"frame": i, "t": t, "kind": kind, "q": q, "a": a, "fact": fact})
+    with open(out, "w") as f:
+        json.dump(quiz, f)
+
+
 # ------------------------------------------------------------ sequences
-IGNORE = -100
-
-
 class SeqBuilder:
     """Token stream of one match as the runtime's streaming loop would feed it.
 
@@ -229,71 +335,3 @@ class SeqBuilder:
                 state["last"] = "interval"
         return (np.array(ids, dtype=np.int32), np.array(fidx, dtype=np.int32),
                 np.array(labels, dtype=np.int32), np.array(kind, dtype=np.int8))
-
-
-def dialogue_draws(d: str) -> list[list[dict]]:
-    """Turn lists of a match: the dataset's own dialogue plus extra draws."""
-    with open(os.path.join(d, "dialogue.json")) as f:
-        draws = [json.load(f)["turns"]]
-    for name in ("dialogues_extra.json", "dialogues_dense.json"):
-        extra = os.path.join(d, name)
-        if os.path.exists(extra):
-            with open(extra) as f:
-                draws += json.load(f)
-    return draws
-
-
-def make_extra_dialogues(d: str, n: int, dense: int = 0, dense_rate: float = 5.0) -> None:
-    """n extra draws at the normal question rate (1.5/min) and `dense` draws with
-    dense_rate questions per minute (more Q&A supervision per frame)."""
-    from arena.dialogue import make_dialogue
-    from arena.world import simulate_match
-    seed = int(os.path.basename(d))
-    m = None
-    if n and not os.path.exists(os.path.join(d, "dialogues_extra.json")):
-        m = m or simulate_match(seed)
-        draws = [make_dialogue(m, random.Random(seed * 7919 + 17 + 1000003 * (j + 1))) for j in range(n)]
-        with open(os.path.join(d, "dialogues_extra.json"), "w") as f:
-            json.dump(draws, f)
-    if dense and not os.path.exists(os.path.join(d, "dialogues_dense.json")):
-        m = m or simulate_match(seed)
-        draws = [make_dialogue(m, random.Random(seed * 7919 + 17 + 7000003 * (j + 1)), questions_per_min=dense_rate)
-                 for j in range(dense)]
-        with open(os.path.join(d, "dialogues_dense.json"), "w") as f:
-            json.dump(draws, f)
-
-
-QUIZ_KINDS = ("score", "possession", "time_left", "last_event", "colours")
-
-
-def make_quiz(d: str, every: int = 4, fps: int = 2) -> None:
-    """quiz.json: a question and answer of every kind at every `every`-th decoded
-    frame (from 2 s in), answered from the match's true state at that frame. The
-    decoder training splices short bursts of these into streams: more answer
-    supervision per frame of video than the dialogues' 1.5-5 questions a minute."""
-    out = os.path.join(d, "quiz.json")
-    if os.path.exists(out):
-        return
-    from arena.dialogue import answer
-    from arena.world import decoded_frame_time, simulate_match
-    seed = int(os.path.basename(d))
-    m = simulate_match(seed)
-    # The names list grew after the older matches were rendered: the same seed now
-    # draws other names (same events, colours). Answer with the names on screen.
-    with open(os.path.join(d, "dialogue.json")) as f:
-        stored = json.load(f)
-    shown = stored["teams"]
-    events = lambda evs: [(round(e["t"], 2), e["type"]) for e in evs]  # noqa: E731
-    same = events(stored["events"]) == events(m.events) and \
-        [t["colour"] for t in m.teams] == [t["colour"] for t in shown]
-    for team, was in zip(m.teams, shown):
-        team["name"] = was["name"]
-    rng = random.Random(seed * 104729 + 3)
-    quiz = []   # stays empty for a match the world no longer simulates the same
-    for i in range(4, int(m.duration * fps) - 1, every) if same else ():
-        t = decoded_frame_time(i, fps)
-        for kind in QUIZ_KINDS:
-            q, a, fact = answer(m, rng, kind, t)
-            quiz.append({"frame": i, "t": t, "kind": kind, "q": q, "a": a, "fact": fact})
-    with open(out, "w") as f:
-        json.dump(quiz, f)

@@ -1,17 +1,19 @@
-"""Out-of-domain clips: video that is not an arena match, so the model learns to
-stay silent on it (a streamer's OBS shows far more than our sport).
+"""Reader pre-training frames that are not the training matches:
 
-Procedural only (nothing from ../shared/media, which is test material): pixel-art
-tile worlds with an inventory bar, photo-like smooth scenes with a score box in a
-random place, screencasts of text, stick figures with a pose overlay, arena
-pitches without the scoreboard, and ffmpeg's own test sources. Square and 16:9,
-encoded with libx264 and decoded with the runtime's filter like every training frame.
+* out-of-domain clips (video that is not an arena match, so the model learns to
+  stay silent on it; a streamer's OBS shows far more than our sport). Procedural
+  only (nothing from ../shared/media, which is test material): pixel-art tile
+  worlds with an inventory bar, photo-like smooth scenes with a score box in a
+  random place, screencasts of text, stick figures with a pose overlay, arena
+  pitches without the scoreboard, and ffmpeg's own test sources. Square and 16:9.
+* re-rendered arena frames with random teams and kit colours, and optionally
+  random three-letter abbreviations, so the reader learns to read any name (the
+  training matches hold too few distinct teams).
 
-    /usr/bin/python3 -m tiny.ood --clips 240 --out ../data/ood      (from scripts/)
+All go through libx264 and the runtime's decode filter like every training frame.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import subprocess
@@ -19,11 +21,15 @@ import subprocess
 import numpy as np
 
 from arena.font import draw_text
+from cocaster_model.model import LETTER_HEADS
+
+from .data import COLOURS, LETTERS
 
 SIZES = [(256, 256), (320, 180), (384, 216), (256, 144), (240, 320)]
 LAVFI = ["testsrc2", "smptehdbars", "mandelbrot", "life=mold=10:ratio=0.1:death_color=#{c1}:life_color=#{c2}",
          "cellauto=rule={rule}", "rgbtestsrc", "sierpinski", "gradients=c0=#{c1}:c1=#{c2}:speed=0.05"]
-VF = "fps=2,scale=128:128:force_original_aspect_ratio=decrease:flags=bilinear,pad=128:128:(ow-iw)/2:(oh-ih)/2:color=black"
+VF_ALL = "scale=128:128:force_original_aspect_ratio=decrease:flags=bilinear,pad=128:128:(ow-iw)/2:(oh-ih)/2:color=black"
+VF = "fps=2," + VF_ALL   # the runtime decode of a 2 fps source
 CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -145,16 +151,17 @@ def pitch_only(r: random.Random, g: np.random.Generator, h: int, w: int, n: int)
 NUMPY_KINDS = [tiles, scene_with_box, screencast, pose, pitch_only]
 
 
-def decode(raw: bytes, w: int, h: int) -> np.ndarray:
-    enc = subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "2",
+def x264_roundtrip(raw: bytes, w: int, h: int, rate: int, vf: str) -> np.ndarray:
+    """RGB frames through libx264 (crf 23) and back through the decode filter vf."""
+    enc = subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(rate),
                           "-i", "-", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
                           "-f", "mp4", "-movflags", "frag_keyframe+empty_moov", "pipe:1"],
                          input=raw, capture_output=True, check=True).stdout
-    return run_decode(["-i", "pipe:0"], enc)
+    return run_decode(["-i", "pipe:0"], enc, vf)
 
 
-def run_decode(inp: list[str], data: bytes | None = None) -> np.ndarray:
-    out = subprocess.run(["ffmpeg", "-v", "error", *inp, "-an", "-vf", VF, "-pix_fmt", "rgb24", "-f", "rawvideo",
+def run_decode(inp: list[str], data: bytes | None = None, vf: str = VF) -> np.ndarray:
+    out = subprocess.run(["ffmpeg", "-v", "error", *inp, "-an", "-vf", vf, "-pix_fmt", "rgb24", "-f", "rawvideo",
                           "pipe:1"], input=data, capture_output=True, check=True).stdout
     return np.frombuffer(out, dtype=np.uint8).reshape(-1, 128, 128, 3)
 
@@ -171,22 +178,55 @@ def clip(i: int, seed: int, n: int) -> np.ndarray:
     kind = r.choice(NUMPY_KINDS)
     # 2-D kinds draw at an even size (libx264 + yuv420p)
     raw = b"".join(f.tobytes() for f in kind(r, g, h, w, n))
-    return decode(raw, w, h)[:n]
+    return x264_roundtrip(raw, w, h, 2, VF)[:n]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--clips", type=int, default=240)
-    ap.add_argument("--frames", type=int, default=40)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", required=True)
-    a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    clips = [clip(i, a.seed, a.frames) for i in range(a.clips)]
-    lengths = np.array([len(c) for c in clips])
-    np.savez(os.path.join(a.out, "ood.npz"), x=np.concatenate(clips), lengths=lengths)
-    print(f"{a.clips} clips, {lengths.sum()} frames -> {a.out}")
+def make_ood(out: str, clips: int, frames: int, seed: int = 0) -> None:
+    """out (ood.npz): x [frames, 128, 128, 3] of all clips, lengths per clip."""
+    if os.path.exists(out):
+        return
+    made = [clip(i, seed, frames) for i in range(clips)]
+    lengths = np.array([len(c) for c in made])
+    np.savez(out, x=np.concatenate(made), lengths=lengths)
 
 
-if __name__ == "__main__":
-    main()
+def synth(n_clips: int, per_clip: int, seed: int, random_abbr: bool, match_seeds=range(50000, 50006)):
+    """Frames of matches 50000-50005 re-rendered with random teams, and their
+    labels: scores, kit colours and letters (the rest of the state is not tracked)."""
+    from arena.render import Renderer
+    from arena.world import pick_teams, simulate_match
+    rng = random.Random(seed)
+    matches = [simulate_match(s) for s in match_seeds]
+    frames, rows = [], []
+    for _ in range(n_clips):
+        m = rng.choice(matches)
+        orig = m.teams
+        m.teams = pick_teams(rng)
+        if random_abbr:  # any three letters: glyphs in every position and company, not just the name list's
+            for tm in m.teams:
+                tm["abbr"] = "".join(rng.choice(LETTERS) for _ in range(3))
+        r = Renderer(m, (256, 256))
+        ts = sorted(rng.uniform(0, m.duration - 0.3) for _ in range(per_clip))
+        fr = x264_roundtrip(b"".join(r.frame(t).tobytes() for t in ts), 256, 256, 10, VF_ALL)[:per_clip]
+        frames.append(fr)
+        rows += [(m.state_at(t), m.teams) for t in ts[:len(fr)]]
+        m.teams = orig
+    x = np.concatenate(frames)
+    tg = {k: np.zeros(len(x), dtype=np.int64) for k in ("score_h", "score_a", "colour_h", "colour_a", *LETTER_HEADS)}
+    for i, (st, teams) in enumerate(rows):
+        tg["score_h"][i], tg["score_a"][i] = min(st.score[0], 9), min(st.score[1], 9)
+        for side, tm in zip("ha", teams):
+            tg[f"colour_{side}"][i] = COLOURS.index(tm["colour"])
+            for j in range(3):
+                tg[f"l{j}_{side}"][i] = LETTERS.index(tm["abbr"][j].upper())
+    return x, tg
+
+
+def make_synth(out_dir: str, parts: int, clips: int, per_clip: int, random_abbr: bool) -> None:
+    """out_dir/part{i}.npz (or letters{i}.npz with random abbreviations), one per part."""
+    os.makedirs(out_dir, exist_ok=True)
+    for part in range(parts):
+        out = os.path.join(out_dir, f"{'letters' if random_abbr else 'part'}{part}.npz")
+        if not os.path.exists(out):
+            x, tg = synth(clips, per_clip, (5000 if random_abbr else 1000) + part, random_abbr)
+            np.savez(out, x=x, **tg)

@@ -1,29 +1,71 @@
-"""Rebuild the training checkpoints from a committed cocaster-tiny package.
-
-    cd scripts && /usr/bin/python3 -m tiny.from_onnx [--package ../models/cocaster-tiny]
+"""A cocaster-tiny package: exported from the training checkpoints, or turned back
+into them.
 
 runs/ is git-ignored, so a fresh checkout has the shipped weights only as ONNX.
-This writes runs/reader.pt, runs/letters.pt, runs/decoder.pt and
-runs/tokenizer/ from the package, so fine-tuning can start from what ships.
-torch 1.13's exporter keeps most parameter names; the rest (transposed Linear
-weights, GroupNorm affines, the connector's gains and role vectors) are found by
-the name of the node that reads them. The check is the strongest there is:
-exporting the rebuilt model again must give the same ONNX bytes.
+`checkpoints_from_package` writes the reader, letter path, tokenizer and the last
+decoder phase's checkpoint from a package, so training (or a re-export) can start
+from what ships. torch 1.13's exporter keeps most parameter names; the rest
+(transposed Linear weights, GroupNorm affines, the connector's gains and role
+vectors) are found by the name of the node that reads them. The check is the
+strongest there is: exporting the rebuilt model again gives the same ONNX bytes.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 import onnx
 import torch
 from onnx import numpy_helper
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tiny.common import RUNS, TOK_DIR, log  # noqa: E402
+from cocaster_model.export import sha256, write_package
+from cocaster_model.layout import DEFAULT_LAYOUT, DEFAULT_TOKENS
+from cocaster_model.model import LetterReader, ModelConfig, Reader, Streamer, VisionTower
+
+from .data import FPS, HEADS, MEAN, STD, Work, copy_ids, lexicon, load_tokenizer, log
+from .reader import load_reader
+
+DESCRIPTION = ("Tiny streaming video LM trained on the synthetic arena sport: comments on kick-offs, goals, saves, "
+               "misses, replays, half and full time, and answers viewer questions about score, possession, time "
+               "left, last event and kit colours.")
+
+
+def export(work: Work, decoder_ckpt: str, out: str, c: dict) -> None:
+    """The package (ONNX, tokenizer, model.json) and runs/demo.mp4 as its demo."""
+    tok, _ = load_tokenizer(work.runs("tokenizer"))
+    model, step = Streamer.load(decoder_ckpt, HEADS, copy_ids(tok))
+    vision = VisionTower(load_reader(work), model.connector).eval()
+    write_package(out, model_id="cocaster-tiny", name="cocaster tiny (arena)", description=DESCRIPTION,
+                  encoder=vision, decoder=model.decoder, cfg=model.cfg, tok=tok, tokens=dict(DEFAULT_TOKENS),
+                  layout=DEFAULT_LAYOUT, threshold=c["threshold"], max_new_tokens=c["max_new_tokens"],
+                  max_context=c["max_context"], fps=FPS, mean=MEAN, std=STD)
+    demo = os.path.join(out, "demo.mp4")
+    shutil.copy(demo_video(work), demo)
+    with open(os.path.join(out, "model.json")) as f:
+        manifest = json.load(f)
+    manifest["demo"] = {"path": "demo.mp4", "sha256": sha256(demo)}
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    log(f"exported {decoder_ckpt} (step {step}) -> {out}")
+
+
+def demo_video(work: Work) -> str:
+    """runs/demo.mp4: the held-out demo matches (data/demo, never trained on) at
+    their native 256 px render, concatenated, H.264 crf 28."""
+    out = work.runs("demo.mp4")
+    if not os.path.exists(out):
+        seeds = sorted(os.listdir(work.data("demo")), key=int)
+        inputs = sum((["-i", work.data("demo", s, "match.mp4")] for s in seeds), [])
+        subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex",
+                        "".join(f"[{i}:v]" for i in range(len(seeds))) + f"concat=n={len(seeds)}:v=1:a=0[v]",
+                        "-map", "[v]", "-c:v", "libx264", "-crf", "28", "-preset", "slow", "-pix_fmt", "yuv420p",
+                        "-movflags", "+faststart", out], check=True)
+    return out
+
 
 # connector node -> parameter (the forward's order: home, away, acting, state)
 CONNECTOR_NODES = {"/connector/Mul": ("gain", 0), "/connector/Mul_1": ("gain", 1), "/connector/Mul_8": ("gain", 2),
@@ -63,47 +105,26 @@ def _module_path(node_name: str) -> str:
     return ".".join(path)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--package", default=os.path.join(os.path.dirname(RUNS), "models", "cocaster-tiny"))
-    ap.add_argument("--step", type=int, default=18459, help="the package's decoder training step (its model card)")
-    a = ap.parse_args()
-    with open(os.path.join(a.package, "model.json")) as f:
+def checkpoints_from_package(package: str, work: Work, c: dict) -> None:
+    """runs/reader.pt, letters.pt, tokenizer/, <last decoder phase>.pt and demo.mp4 from a package."""
+    with open(os.path.join(package, "model.json")) as f:
         manifest = json.load(f)
-    os.makedirs(TOK_DIR, exist_ok=True)
+    os.makedirs(work.runs("tokenizer"), exist_ok=True)
     for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(os.path.join(a.package, name), os.path.join(TOK_DIR, name))
-
-    import train_tiny as tt
-    from cocaster_model.model import ModelConfig
-    from tiny.reader import LetterReader, Reader
-
-    vis = graph_tensors(os.path.join(a.package, "vision_encoder.onnx"))
-    dec = graph_tensors(os.path.join(a.package, "decoder_model_merged.onnx"))
-    emb = graph_tensors(os.path.join(a.package, "embed_tokens.onnx"))
-
-    reader = Reader(tt.HEADS, tt.lexicon())
-    missing, unexpected = reader.load_state_dict({k[len("reader."):]: v for k, v in vis.items()
-                                                  if k.startswith("reader.") and not k.startswith("reader.letters.")}, strict=False)
-    # The letter path replaces the trunk's letter and name heads, so the export has none of them.
-    unused = {f"heads.{h}.{p}" for h in ("name_h", "name_a", "l0_h", "l1_h", "l2_h", "l0_a", "l1_a", "l2_a") for p in ("weight", "bias")}
-    if set(missing) - unused or unexpected:
-        sys.exit(f"from_onnx: the reader does not match the package: missing {sorted(set(missing) - unused)}, unexpected {unexpected}")
-    convs = [v for k, v in vis.items() if k.startswith("reader.letters.convs.") and v.dim() == 4]
-    arch = {"widths": tuple(w.shape[0] for w in convs), "fc": vis["reader.letters.fc.0.weight"].shape[0]}
-    letters = LetterReader(**arch)
-    letters.load_state_dict({k[len("reader.letters."):]: v for k, v in vis.items() if k.startswith("reader.letters.")}, strict=True)
-    os.makedirs(RUNS, exist_ok=True)
-    torch.save({"model": reader.state_dict(), "step": -1, "from_onnx": a.package}, tt.ENC_CKPT)
-    from tiny.letters import LETTERS_CKPT
-    torch.save({"model": letters.state_dict(), "arch": arch, "step": -1, "from_onnx": a.package}, LETTERS_CKPT)
-
+        shutil.copy(os.path.join(package, name), work.runs("tokenizer", name))
+    if os.path.exists(os.path.join(package, "demo.mp4")):
+        shutil.copy(os.path.join(package, "demo.mp4"), work.runs("demo.mp4"))
+    vis = graph_tensors(os.path.join(package, "vision_encoder.onnx"))
+    dec = graph_tensors(os.path.join(package, "decoder_model_merged.onnx"))
+    emb = graph_tensors(os.path.join(package, "embed_tokens.onnx"))
+    reader_from(vis, work, c["reader"]["steps"])
     cfg = ModelConfig.from_dict(manifest["architecture"])
-    tok, _ = tt.load_tokenizer()
-    model = tt.Streamer(cfg, tok)
+    tok, _ = load_tokenizer(work.runs("tokenizer"))
+    model = Streamer(cfg, HEADS, copy_ids(tok))
     state = {k: v for k, v in dec.items() if k.startswith("decoder.") and not k.startswith("decoder.lm_head")}
     for k in ("decoder.embed.weight", "decoder.lm_head.weight", "connector.embed.weight"):
         state[k] = emb["embed.weight"]   # one tied table
+    state["fact_embed"] = emb["embed.weight"][model.fact_ids]   # the fixed rows, as they ship
     for k in ("state", "scene", "free.0", "free.2"):
         for p in ("weight", "bias"):
             state[f"connector.{k}.{p}"] = vis[f"connector.{k}.{p}"]
@@ -111,11 +132,25 @@ def main():
     state["connector.side"] = torch.stack([vis["_side"][i] for i in range(3)])
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        sys.exit(f"from_onnx: the package does not match the model: missing {missing}, unexpected {unexpected}")
-    torch.save({"model": model.state_dict(), "cfg": cfg.to_dict(), "step": a.step,
-                "from_onnx": a.package}, tt.DEC_CKPT)
-    log(f"rebuilt {tt.ENC_CKPT}, {LETTERS_CKPT} (letters {arch}), {tt.DEC_CKPT} from {a.package}")
+        sys.exit(f"the package does not match the model: missing {missing}, unexpected {unexpected}")
+    last = c["decoder"]["phases"][-1]
+    torch.save({"model": model.state_dict(), "cfg": cfg.to_dict(), "step": last["steps"], "phase": last,
+                "from_package": package}, work.runs(last["name"] + ".pt"))
+    log(f"rebuilt the checkpoints in {work.runs()} from {package}")
 
 
-if __name__ == "__main__":
-    main()
+def reader_from(vis: dict, work: Work, steps: int) -> None:
+    reader = Reader(HEADS, lexicon())
+    missing, unexpected = reader.load_state_dict({k[len("reader."):]: v for k, v in vis.items()
+                                                  if k.startswith("reader.") and not k.startswith("reader.letters.")}, strict=False)
+    # The letter path replaces the trunk's letter and name heads, so the export has none of them.
+    unused = {f"heads.{h}.{p}" for h in ("name_h", "name_a", "l0_h", "l1_h", "l2_h", "l0_a", "l1_a", "l2_a") for p in ("weight", "bias")}
+    if set(missing) - unused or unexpected:
+        sys.exit(f"the reader does not match the package: missing {sorted(set(missing) - unused)}, unexpected {unexpected}")
+    convs = [v for k, v in vis.items() if k.startswith("reader.letters.convs.") and v.dim() == 4]
+    arch = {"widths": tuple(w.shape[0] for w in convs), "fc": vis["reader.letters.fc.0.weight"].shape[0]}
+    letters = LetterReader(**arch)
+    letters.load_state_dict({k[len("reader.letters."):]: v for k, v in vis.items() if k.startswith("reader.letters.")}, strict=True)
+    os.makedirs(work.runs(), exist_ok=True)
+    torch.save({"model": reader.state_dict(), "step": steps}, work.runs("reader.pt"))
+    torch.save({"model": letters.state_dict(), "arch": arch, "step": -1}, work.runs("letters.pt"))

@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LiveModel, LiveSession } from '../src/engine/index.js';
+import { syntheticFrame } from '../src/engine/syntheticFrame.js';
+import { silentLogger } from '../src/util/log.js';
+import { ROOT, collect, tempDir } from './helpers.js';
+
+// Training runs on Debian's torch, which only /usr/bin/python3 sees (another python3 may come first on PATH).
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const SCRIPTS = join(ROOT, 'scripts');
+
+/** The import error when the Python modules are missing, '' when they import. */
+function missingPython(modules: string): string {
+  const r = spawnSync(PYTHON, ['-c', `import ${modules}`], { encoding: 'utf8' });
+  return r.status === 0 ? '' : (r.stderr || r.error?.message || 'python3 failed').trim().split('\n').at(-1)!;
+}
+
+const noTorch = missingPython('torch, onnx, numpy, PIL');
+// CI installs the training stack and sets REQUIRE_TRAINING=1, so a missing torch fails there instead of skipping.
+const skipTraining = noTorch !== '' && process.env.REQUIRE_TRAINING !== '1';
+const noArenaDeps = missingPython('numpy, PIL');
+
+function python(args: string[], timeoutMs: number): { status: number | null; output: string } {
+  const r = spawnSync(PYTHON, args, { cwd: SCRIPTS, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+  return { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+}
+
+describe('training pipeline (scripts/train.py --smoke)', () => {
+  it.skipIf(skipTraining)('trains every stage at tiny sizes and the engine runs the package it writes', async () => {
+    expect(noTorch, 'torch and onnx must import in /usr/bin/python3 (python3-torch, python3-onnx)').toBe('');
+    const work = tempDir('cocaster-train-');
+    const run = python(['train.py', '--smoke', '--work', work], 280_000);
+    expect(run.status, run.output.slice(-3000)).toBe(0);
+
+    const model = await LiveModel.load(join(work, 'package'), { ep: 'cpu', logger: silentLogger });
+    try {
+      const { events, listener } = collect();
+      const session = new LiveSession(model, listener);
+      session.ask(1.25, 'What is the score?');
+      const { fps, width, height } = model.manifest.vision;
+      for (let k = 0; k < 6; k++) await session.pushFrame({ t: k / fps, rgb: syntheticFrame(k, width, height) });
+      // One decision per frame (the frame that the question arrives before answers it) and an answer.
+      expect(events.filter((e) => e.type === 'frame')).toHaveLength(6);
+      expect(events.some((e) => e.type === 'say' && e.trigger === 'question')).toBe(true);
+    } finally {
+      await model.release();
+    }
+  }, 300_000);
+});
+
+describe('arena world (python3 -m arena.test_arena)', () => {
+  it.skipIf(noArenaDeps !== '')('passes its checks', () => {
+    const run = python(['-m', 'arena.test_arena'], 120_000);
+    expect(run.status, run.output.slice(-3000)).toBe(0);
+    expect(run.output).toContain('all arena tests passed');
+  }, 150_000);
+});
