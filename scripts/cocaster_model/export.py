@@ -14,7 +14,7 @@ import os
 import torch
 import torch.nn as nn
 
-from .model import Decoder, FrameEncoder, ModelConfig
+from .model import Decoder, ModelConfig
 from .tokenizer import BPETokenizer
 
 FORMAT_VERSION = 1
@@ -49,7 +49,7 @@ def sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def export_onnx(encoder: FrameEncoder, decoder: Decoder, cfg: ModelConfig, out: str) -> None:
+def export_onnx(encoder: nn.Module, decoder: Decoder, cfg: ModelConfig, out: str) -> None:
     encoder.eval(); decoder.eval()
     n = cfg.cache_layers
     with torch.no_grad():
@@ -79,7 +79,7 @@ def export_onnx(encoder: FrameEncoder, decoder: Decoder, cfg: ModelConfig, out: 
     encoder.eval(); decoder.eval()  # torch.onnx.export may leave modules in train mode
 
 
-def write_package(out: str, *, model_id: str, name: str, description: str, encoder: FrameEncoder,
+def write_package(out: str, *, model_id: str, name: str, description: str, encoder: nn.Module,
                   decoder: Decoder, cfg: ModelConfig, tok: BPETokenizer, tokens: dict, layout: dict,
                   threshold: float, max_new_tokens: int, max_context: int, fps: float,
                   mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), pad_to_square: bool = True) -> dict:
