@@ -44,6 +44,14 @@ describe('control panel feed', () => {
     expect(f.lines[0]!.text).toBe('Goal!');
   });
 
+  it('drops a line that ends up empty (an answer that was EOS alone), and shows nothing for one joined mid-way', () => {
+    const f = newFeed();
+    apply(f, [say('Before.', 2), start(), say('')]);
+    expect(f.lines.map((l) => l.text)).toEqual(['Before.']);
+    applyToFeed(f, say(''));
+    expect(f.lines.map((l) => l.text)).toEqual(['Before.']);
+  });
+
   it('shows a line joined mid-way once said, and drops deltas with no live line', () => {
     const f = newFeed();
     apply(f, [delta('lost'), say('Whole line.', 6)]);

@@ -51,6 +51,8 @@ export function applyToFeed(feed: Feed, event: BusEvent): void {
       if (live) live.text += event.text;
       return;
     case 'say':
+      // An answer that was EOS alone says nothing: no empty line (the overlay drops it too).
+      if (!event.text) return void (live && feed.lines.splice(feed.lines.indexOf(live), 1));
       if (live) Object.assign(live, { text: event.text, live: false });
       else push({ t: event.t, role: 'assistant', text: event.text, live: false });
       return;

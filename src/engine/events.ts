@@ -1,1 +1,0 @@
-export type { EngineEvent, EngineEventListener, FrameDecision, SpeechTrigger } from '../protocol/index.js';
