@@ -302,6 +302,12 @@ class _Sim:
         self.gain(kicker, "kickoff")
         self.decide_at = self.i + 6
 
+    def whistle(self, kind):
+        """Half or full time: play stops for the break and no restart or replay is pending."""
+        self.ev(kind, score=list(self.score))
+        self.stop_play("break")
+        self.pending = self.replay_src = None
+
     def stop_play(self, mode):
         self.mode = mode
         self.holder, self.pass_to, self.shot = -1, -1, None
@@ -573,15 +579,11 @@ class _Sim:
             if i == self.k1:
                 self.kickoff(0)
             elif i == self.h1:
-                self.ev("halftime", score=list(self.score))
-                self.stop_play("break")
-                self.pending = self.replay_src = None
+                self.whistle("halftime")
             elif i == self.k2:
                 self.kickoff(1)
             elif i == self.ft:
-                self.ev("fulltime", score=list(self.score))
-                self.stop_play("break")
-                self.pending = self.replay_src = None
+                self.whistle("fulltime")
             elif self.pending and i >= self.pending[0]:
                 _, what, arg = self.pending
                 self.pending = None

@@ -17,7 +17,6 @@ import os
 import random
 from dataclasses import replace
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
