@@ -59,7 +59,7 @@ describe('chat rate limiter', () => {
     const timers: Array<{ at: number; fn: () => void; cancelled: boolean }> = [];
     const sent: Array<{ at: number; text: string; replyTo: string | undefined }> = [];
     const limiter = new ChatRateLimiter({
-      send: (text, replyTo) => sent.push({ at: now, text, replyTo }),
+      send: (text, replyTo) => void sent.push({ at: now, text, replyTo }),
       now: () => now,
       setTimer: (fn, ms) => {
         const t = { at: now + ms, fn, cancelled: false };
@@ -67,6 +67,7 @@ describe('chat rate limiter', () => {
         return { cancel: () => void (t.cancelled = true) };
       },
       maxQueue: 1000,
+      maxAgeMs: Infinity,
     });
     const advance = (ms: number) => {
       const end = now + ms;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ChatRateLimiter, JITTER_MS, WINDOW_MS } from '../src/outputs/twitch/rateLimiter.js';
+import { ChatRateLimiter, JITTER_MS, MAX_AGE_MS, SendFailure, WINDOW_MS } from '../src/outputs/twitch/rateLimiter.js';
 
 /** The Twitch chat limiter's rules (README "Twitch chat") on vitest's fake clock:
  * 15 per 30 s, 75 as a moderator, counted over 31 s, a queue of 50 dropping the
@@ -19,7 +19,7 @@ interface Sent {
 function setup(maxQueue?: number) {
   const sent: Sent[] = [];
   const limiter: ChatRateLimiter = new ChatRateLimiter({
-    send: (text, replyTo) => sent.push({ at: Date.now(), text, replyTo, limit: limiter.limit }),
+    send: (text, replyTo) => void sent.push({ at: Date.now(), text, replyTo, limit: limiter.limit }),
     ...(maxQueue === undefined ? {} : { maxQueue }),
   });
   const enqueue = (n: number, prefix = 'm') => {
@@ -191,5 +191,69 @@ describe('chat rate limiter (fake clock)', () => {
     for (const s of sent) expect(inWindow(s.at, HOLD)).toBeLessThanOrEqual(s.limit);
     // Twitch's own count (20 or 100 per 30 s) is never reached.
     for (const s of sent) expect(inWindow(s.at, WINDOW_MS)).toBeLessThan(s.limit === 75 ? 100 : 20);
+  });
+});
+
+describe('chat rate limiter across a lost connection (fake clock)', () => {
+  /** A send that Twitch acknowledges only when the test says so. */
+  function acked() {
+    const inFlight: Array<{ text: string; ok: () => void; fail: (retry: boolean) => void }> = [];
+    const limiter = new ChatRateLimiter({
+      send: (text) =>
+        new Promise<void>((ok, no) => inFlight.push({ text, ok, fail: (retry) => no(new SendFailure(retry, retry ? 'link down' : 'no ack')) })),
+    });
+    return { limiter, inFlight };
+  }
+  const settle = () => vi.advanceTimersByTimeAsync(0);
+
+  it('holds lines while the link is down and sends them, in order, once it is back', async () => {
+    const { limiter, inFlight } = acked();
+    limiter.setLinkUp(false);
+    for (const t of ['a', 'b', 'c']) limiter.enqueue(t);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(inFlight).toHaveLength(0);
+    limiter.setLinkUp(true);
+    expect(inFlight.map((s) => s.text)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('counts a line as sent only once acknowledged; a line lost with the link goes back to its place', async () => {
+    const { limiter, inFlight } = acked();
+    for (const t of ['a', 'b', 'c', 'd']) limiter.enqueue(t);
+    inFlight[0]!.ok();
+    await settle();
+    expect([limiter.sent, limiter.inFlight]).toEqual([1, 3]);
+    limiter.setLinkUp(false);
+    inFlight[2]!.fail(true);
+    inFlight[1]!.fail(true);
+    await settle();
+    expect([limiter.sent, limiter.inFlight, limiter.queued]).toEqual([1, 1, 2]);
+    limiter.enqueue('e');
+    inFlight[3]!.fail(true);
+    await settle();
+    limiter.setLinkUp(true);
+    expect(inFlight.slice(4).map((s) => s.text)).toEqual(['b', 'c', 'd', 'e']);
+  });
+
+  it('gives back the window place of a line that was not accepted', async () => {
+    const { limiter, inFlight } = acked();
+    for (let i = 0; i < 15; i++) limiter.enqueue(`m${i}`);
+    limiter.enqueue('waits');
+    expect(inFlight).toHaveLength(15);
+    inFlight[0]!.fail(false); // never acknowledged: given up, and its place in the window freed
+    await settle();
+    expect(inFlight.map((s) => s.text).at(-1)).toBe('waits');
+    expect([limiter.failed, limiter.queued]).toEqual([1, 0]);
+  });
+
+  it('drops lines that waited longer than the maximum age', async () => {
+    const { limiter, inFlight } = acked();
+    limiter.setLinkUp(false);
+    limiter.enqueue('old');
+    await vi.advanceTimersByTimeAsync(MAX_AGE_MS - 1_000);
+    limiter.enqueue('new');
+    await vi.advanceTimersByTimeAsync(2_000);
+    limiter.setLinkUp(true);
+    expect(inFlight.map((s) => s.text)).toEqual(['new']);
+    expect(limiter.expired).toBe(1);
   });
 });

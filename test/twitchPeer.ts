@@ -64,6 +64,8 @@ export class TwitchPeer {
   private nextMsg = 1;
   /** The bot's badges in USERSTATE (after JOIN and after each PRIVMSG). */
   botBadges: string[] = [];
+  /** While true, PRIVMSGs are swallowed: not posted, not acknowledged. */
+  blackhole = false;
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -198,10 +200,13 @@ export class TwitchPeer {
         c.ws.send(`PONG :${args.join(' ').replace(/^:/, '') || 'tmi.twitch.tv'}`);
         return;
       case 'PRIVMSG': {
+        // A dying server: the line arrives but is neither delivered nor acknowledged.
+        if (this.blackhole) return;
         const channel = args[0] ?? '';
         const text = rest.slice(rest.indexOf(' :') + 2);
         this.posted.push({ at: Date.now(), channel, text, tags });
-        this.sendUserstate(c, channel);
+        // Twitch acknowledges an accepted PRIVMSG with USERSTATE, echoing the client's nonce.
+        this.sendUserstate(c, channel, tags['client-nonce']);
         return;
       }
       default:
@@ -209,9 +214,10 @@ export class TwitchPeer {
     }
   }
 
-  private sendUserstate(c: Conn, channel: string): void {
+  private sendUserstate(c: Conn, channel: string, nonce?: string): void {
     const mod = this.botBadges.some((b) => b.startsWith('moderator/')) ? '1' : '0';
-    c.ws.send(`@badge-info=;badges=${this.botBadges.join(',')};color=;display-name=${c.nick};emote-sets=0;mod=${mod};subscriber=0;user-type=${mod === '1' ? 'mod' : ''} :tmi.twitch.tv USERSTATE ${channel}`);
+    const echo = nonce === undefined ? '' : `client-nonce=${escapeTag(nonce)};id=${crypto.randomUUID()};`;
+    c.ws.send(`@badge-info=;badges=${this.botBadges.join(',')};${echo}color=;display-name=${c.nick};emote-sets=0;mod=${mod};subscriber=0;user-type=${mod === '1' ? 'mod' : ''} :tmi.twitch.tv USERSTATE ${channel}`);
   }
 }
 

@@ -25,6 +25,8 @@ interface Summary {
   droppedFiltered: number;
   messagesOut: number;
   droppedOutgoing: number;
+  expiredOutgoing: number;
+  unackedOutgoing: number;
   queuedOutgoing: number;
   moderator: boolean;
 }
@@ -72,7 +74,7 @@ async function stopAndCheck(peer: TwitchPeer, d: DaemonProcess, limit: number): 
   // Repeats were allowed: the filter dropped nothing; every line offered was sent,
   // dropped from the full queue or still waiting at shutdown.
   expect(summary.droppedFiltered).toBe(0);
-  expect(summary.messagesOut + summary.droppedOutgoing + summary.queuedOutgoing).toBe(summary.linesOffered);
+  expect(summary.messagesOut + summary.droppedOutgoing + summary.expiredOutgoing + summary.unackedOutgoing + summary.queuedOutgoing).toBe(summary.linesOffered);
   return summary;
 }
 

@@ -30,7 +30,6 @@ export interface TwitchCounters {
   linesOffered: number;
   /** Lines the filter dropped whole (blocked, a repeat, nothing left). */
   droppedFiltered: number;
-  messagesOut: number;
 }
 
 /** Answers remembered for a reply; older questions just get no reply. */
@@ -47,7 +46,7 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
     activate: ({ bus, control, logger, provideModeration }) => {
       const counters: TwitchCounters = {
         messagesIn: 0, droppedOversized: 0, droppedEmpty: 0, droppedFlood: 0, questionsOffered: 0,
-        questionsAccepted: 0, questionsDenied: 0, questionsLimited: 0, controlDenied: 0, linesOffered: 0, droppedFiltered: 0, messagesOut: 0,
+        questionsAccepted: 0, questionsDenied: 0, questionsLimited: 0, controlDenied: 0, linesOffered: 0, droppedFiltered: 0,
       };
       const blocklist = [...DEFAULT_BLOCKLIST, ...(config.blocklistFile ? readBlocklistFile(config.blocklistFile) : [])];
       const filter = new OutputFilter({ blocklist, allowLinks: config.allowLinks, allowMentions: config.allowMentions, memory: config.noRepeatLines });
@@ -64,6 +63,7 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
         server: config.server, channel, botName: token ? config.botName : undefined, token, logger,
         onMessage: (m) => onMessage(m),
         onModerator: (isMod) => limiter.setModerator(isMod),
+        onLink: (up) => limiter.setLinkUp(up),
         onNotice: (id) => {
           if (id === 'msg_ratelimit') {
             logger.warn('twitch: msg_ratelimit from Twitch; pausing chat posts');
@@ -71,12 +71,8 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
           }
         },
       });
-      const limiter = new ChatRateLimiter({
-        send: (text, parent) => {
-          counters.messagesOut++;
-          chat.post(text, parent);
-        },
-      });
+      // Lines wait until the channel is joined; only what Twitch acknowledged counts as sent.
+      const limiter = new ChatRateLimiter({ linkUp: false, send: (text, parent) => chat.post(text, parent) });
 
       const post = (line: string, parent: string | undefined) => {
         if (!chat.canPost) return;
@@ -151,7 +147,8 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
             limiter.dispose();
             await chat.close();
             // One summary line: what a broadcaster (and the flood test) wants to know.
-            logger.info(`twitch: summary ${JSON.stringify({ ...counters, droppedOutgoing: limiter.dropped, queuedOutgoing, moderator: limiter.moderator })}`);
+            const outgoing = { messagesOut: limiter.sent, droppedOutgoing: limiter.dropped, expiredOutgoing: limiter.expired, unackedOutgoing: limiter.failed + limiter.inFlight, queuedOutgoing };
+            logger.info(`twitch: summary ${JSON.stringify({ ...counters, ...outgoing, moderator: limiter.moderator })}`);
           },
         },
       ];
