@@ -8,7 +8,7 @@ import { ROOT } from './helpers.js';
 const TINY = join(ROOT, 'models/cocaster-tiny');
 
 // cocaster-tiny names a team by copying one token id from its frame tokens
-// (scripts/tiny/reader.py), and it was trained on text cut into chunks (words,
+// (the Reader in scripts/cocaster_model/model.py), and it was trained on text cut into chunks (words,
 // punctuation runs, single digits; scripts/cocaster_model/tokenizer.py). The
 // runtime encodes whole lines without that cut, so both must agree.
 describe.skipIf(!existsSync(join(TINY, 'model.json')))('the default model tokenizer', () => {
