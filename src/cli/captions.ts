@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { commentaryCues, formatCaptions, TranscriptStore, type CaptionFormat } from '../outputs/store/index.js';
+import { sessionCaptions, TranscriptStore, type CaptionFormat } from '../outputs/store/index.js';
 import { UserError } from '../util/errors.js';
 import { configDir, loadConfig } from '../daemon/config.js';
 
@@ -29,7 +29,7 @@ export function exportCaptions(opts: CaptionsOptions): string {
     if (!Number.isInteger(id) || !sessions.some((s) => s.id === id)) {
       throw new UserError(`no session '${opts.session}' in ${path} (sessions: ${sessions.map((s) => s.id).join(', ')})`);
     }
-    return formatCaptions(commentaryCues(store.lines(id)), format);
+    return sessionCaptions(store.lines(id), format);
   } finally {
     store.close();
   }

@@ -83,6 +83,9 @@ export async function startPipeline(opts: PipelineOptions): Promise<RunningPipel
       get questions() {
         return moderation.current;
       },
+      get sessions() {
+        return transcript.current?.archive;
+      },
       status: () => ({
         source: source.description, sourceState, model: loaded.manifest.id, executionProvider: loaded.provider,
         fps: loop.meter.fps, latencyMs: loop.meter.latencyMs, threshold: session.threshold, paused: loop.paused,

@@ -1,5 +1,5 @@
 import type { Disposable, EventBus } from '../bus/index.js';
-import type { AcceptedQuestion, DaemonStatus, ModeratedQuestion, TranscriptLine } from '../protocol/index.js';
+import type { AcceptedQuestion, CaptionFormat, DaemonStatus, ModeratedQuestion, SessionSummary, TranscriptLine } from '../protocol/index.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 
@@ -15,6 +15,16 @@ export interface DaemonControl {
   recentLines(limit: number): TranscriptLine[];
   /** Questions waiting for a human's approval; absent when no output moderates them. */
   readonly questions: QuestionModeration | undefined;
+  /** Recorded sessions (the transcript store's); absent when nothing records them. */
+  readonly sessions?: SessionArchive | undefined;
+}
+
+/** Past and present sessions, for the control panel's session list. */
+export interface SessionArchive {
+  list(query: string): SessionSummary[];
+  /** undefined: no such session. */
+  transcript(sessionId: number, query: string): { session: SessionSummary; lines: TranscriptLine[] } | undefined;
+  captions(sessionId: number, format: CaptionFormat): string | undefined;
 }
 
 export interface QuestionModeration {
@@ -28,6 +38,8 @@ export interface QuestionModeration {
 export interface TranscriptProvider {
   readonly sessionId: number;
   recent(limit: number): TranscriptLine[];
+  /** Every recorded session, when the provider keeps them. */
+  readonly archive?: SessionArchive;
 }
 
 export interface OutputContext {

@@ -39,6 +39,25 @@ export interface TranscriptLine {
   questionId: string | null;
 }
 
+/** One recorded session (one daemon start) in the panel's session list. */
+export interface SessionSummary {
+  id: number;
+  /** Wall-clock ms since epoch. */
+  startedAt: number;
+  /** When it ended (clean shutdown), else its last line's wall-clock ms; null while live or empty. */
+  endedAt: number | null;
+  source: string;
+  model: string;
+  /** Questions and spoken lines recorded. */
+  lines: number;
+  /** Lines containing the search text (`?q=`); 0 without one. */
+  matches: number;
+  /** The session the daemon is recording now. */
+  live: boolean;
+}
+
+export type CaptionFormat = 'srt' | 'vtt';
+
 /** A chat question held for the streamer's approval (twitch.manualApproval). */
 export interface ModeratedQuestion {
   id: string;
@@ -73,6 +92,12 @@ export interface ApiRoutes {
   'GET /questions': { body: undefined; response: { pending: ModeratedQuestion[] } };
   'POST /questions/:id/approve': { body: undefined; response: AcceptedQuestion };
   'POST /questions/:id/reject': { body: undefined; response: { ok: true } };
+  /** Newest first; `?q=` keeps sessions with a line containing the text. */
+  'GET /sessions': { body: undefined; response: { sessions: SessionSummary[] } };
+  /** The session's lines, oldest first; `?q=` keeps lines containing the text. */
+  'GET /sessions/:id/transcript': { body: undefined; response: { session: SessionSummary; lines: TranscriptLine[] } };
+  /** `?format=srt|vtt`: the file `cocaster captions --session ID` prints, as an attachment (text, not JSON). */
+  'GET /sessions/:id/captions': { body: undefined; response: string };
 }
 
 export type ApiRoute = keyof ApiRoutes;

@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemonProcess, until, type DaemonProcess } from '../daemonHarness.js';
+import type { SessionSummary, TranscriptLine } from '../../src/protocol/index.js';
+import { rawRequest, startDaemonProcess, testConfig, until, type DaemonProcess } from '../daemonHarness.js';
+import { runCli, tempDir } from '../helpers.js';
 import { launchChromium, skipBrowser } from './browser.js';
 
 /** Installed before the panel's scripts: every frame and say event the control socket delivers. */
@@ -51,15 +55,31 @@ const redPixelsAtRow = (page: Page, y: number) =>
     return Math.max(share(Math.floor(y)), share(Math.ceil(y)));
   }, y);
 
-describe.skipIf(skipBrowser)('control panel: decision chart', () => {
+const get = async <T>(d: DaemonProcess, path: string, token = d.tokens.overlay): Promise<T> => {
+  const r = await rawRequest(d.port, 'GET', path, { Authorization: `Bearer ${token}` });
+  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.body}`);
+  return JSON.parse(r.body) as T;
+};
+
+/** A daemon run that left a finished session with a few spoken lines in `configDir`. */
+async function recordPastSession(configDir: string): Promise<void> {
+  const past = await startDaemonProcess(testConfig(), configDir);
+  await until(async () => ((await get<{ lines: TranscriptLine[] }>(past, '/api/transcript')).lines.filter((l) => l.role === 'assistant' && l.text).length >= 3 ? true : undefined), '3 spoken lines');
+  await past.stop();
+}
+
+describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () => {
   let d: DaemonProcess;
   let browser: BrowserContext;
   let panel: Page;
 
   beforeAll(async () => {
-    d = await startDaemonProcess();
+    const configDir = tempDir('cocaster-panel-');
+    await recordPastSession(configDir);
+    d = await startDaemonProcess(testConfig(), configDir);
     browser = await launchChromium();
-    panel = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    panel = await browser.newPage();
+    await panel.setViewportSize({ width: 1280, height: 800 });
     await panel.addInitScript(EVENT_RECORDER);
     await panel.goto(`${d.base}/#token=${d.tokens.control}`);
     await panel.getByTestId('decision-chart').waitFor();
@@ -110,5 +130,55 @@ describe.skipIf(skipBrowser)('control panel: decision chart', () => {
       if (previousRow !== undefined) expect(await redPixelsAtRow(panel, previousRow)).toBeLessThan(0.05); // and left its old place
       previousRow = drawn.thresholdCanvasY;
     }
+  }, 60_000);
+
+  it('lists past sessions; the SRT download equals `cocaster captions` for that session', async () => {
+    await panel.getByTestId('sessions').locator('summary').click();
+    const past = panel.locator('[data-testid=session][data-session-id="1"]');
+    await past.waitFor();
+    expect(await panel.locator('[data-testid=session]').count()).toBe(2);
+    expect(await panel.locator('[data-testid=session]').first().getAttribute('data-session-id')).toBe('2'); // newest first
+    const [download] = await Promise.all([panel.waitForEvent('download'), past.getByTestId('download-srt').click()]);
+    expect(download.suggestedFilename()).toBe('cocaster-session-1.srt');
+    const file = readFileSync((await download.path())!, 'utf8');
+    const cli = await runCli(['captions', '--session', '1', '--config', join(d.configDir, 'config.json')], { COCASTER_CONFIG_DIR: d.configDir });
+    expect(cli.code).toBe(0);
+    expect(file).toBe(cli.stdout);
+    expect(file).toMatch(/^1\n00:00:\d\d,\d{3} --> /); // not empty: the past session spoke
+  }, 60_000);
+
+  it('serves captions as an attachment to any token, refuses without one', async () => {
+    const ok = await rawRequest(d.port, 'GET', '/api/sessions/1/captions?format=vtt', { Authorization: `Bearer ${d.tokens.overlay}` });
+    expect(ok.status).toBe(200);
+    expect(ok.body.startsWith('WEBVTT\n\n')).toBe(true);
+    const head = await new Promise<string>((res) => {
+      void import('node:http').then(({ get }) => get({ host: '127.0.0.1', port: d.port, path: '/api/sessions/1/captions?format=srt', headers: { Authorization: `Bearer ${d.tokens.overlay}` } }, (r) => {
+        res(String(r.headers['content-disposition']));
+        r.resume();
+      }));
+    });
+    expect(head).toMatch(/^attachment; filename="?cocaster-session-1\.srt"?$/);
+    expect((await rawRequest(d.port, 'GET', '/api/sessions/1/captions')).status).toBe(401);
+    expect((await rawRequest(d.port, 'GET', '/api/sessions/1/captions?format=txt', { Authorization: `Bearer ${d.tokens.overlay}` })).status).toBe(400);
+    expect((await rawRequest(d.port, 'GET', '/api/sessions/99/captions', { Authorization: `Bearer ${d.tokens.overlay}` })).status).toBe(404);
+  }, 30_000);
+
+  it('searches the transcripts: the list and a session\'s transcript keep what contains the text', async () => {
+    const { sessions } = await get<{ sessions: SessionSummary[] }>(d, '/api/sessions');
+    expect(sessions.map((s) => [s.id, s.live])).toEqual([[2, true], [1, false]]);
+    expect(sessions[1]!.endedAt).toBeGreaterThan(sessions[1]!.startedAt);
+    const { lines } = await get<{ lines: TranscriptLine[] }>(d, '/api/sessions/1/transcript');
+    expect(lines.length).toBe(sessions[1]!.lines);
+    const word = lines.find((l) => l.role === 'assistant' && /\w{3,}/.test(l.text))!.text.match(/\w{3,}/)![0];
+    const expected = lines.filter((l) => l.text.toLowerCase().includes(word.toLowerCase()));
+    await panel.getByTestId('session-search').fill(word);
+    const past = panel.locator('[data-testid=session][data-session-id="1"]');
+    await until(async () => ((await past.textContent())?.includes(`${expected.length} matching`) ? true : undefined), 'the match count');
+    await past.getByTestId('show-transcript').click();
+    const shown = panel.getByTestId('session-transcript').locator('li');
+    await until(async () => ((await shown.count()) === expected.length ? true : undefined), `${expected.length} matching lines`);
+    expect(await shown.first().textContent()).toContain(expected[0]!.text);
+    await panel.getByTestId('session-search').fill('no line says this zqxj');
+    await until(async () => ((await panel.locator('[data-testid=session]').count()) === 0 ? true : undefined), 'an empty list');
   }, 60_000);
 });

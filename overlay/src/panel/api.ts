@@ -1,4 +1,4 @@
-import type { ApiBody, ApiErrorBody, ApiResponse, ApiRoute } from '../../../src/protocol/index.ts';
+import type { ApiBody, ApiErrorBody, ApiResponse, ApiRoute, CaptionFormat } from '../../../src/protocol/index.ts';
 
 const TOKEN_KEY = 'cocaster.controlToken';
 
@@ -23,24 +23,52 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls one route of the shared ApiRoutes map; `:id` in the route is filled from `id`. */
-async function call<R extends ApiRoute>(token: string, route: R, options: { body?: ApiBody<R>; id?: string; query?: string } = {}): Promise<ApiResponse<R>> {
+interface CallOptions<R extends ApiRoute> {
+  body?: ApiBody<R>;
+  id?: string | number;
+  query?: Record<string, string>;
+}
+
+async function request<R extends ApiRoute>(token: string, route: R, options: CallOptions<R>): Promise<Response> {
   const [method, template] = route.split(' ') as [string, string];
-  const path = template.replace(':id', encodeURIComponent(options.id ?? '')) + (options.query ?? '');
+  const search = options.query ? `?${new URLSearchParams(options.query)}` : '';
+  const path = template.replace(':id', encodeURIComponent(String(options.id ?? ''))) + search;
   const body = method === 'POST' ? JSON.stringify(options.body ?? {}) : undefined;
   const res = await fetch(`/api${path}`, {
     method,
     headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
     body,
   });
-  const data: unknown = await res.json();
-  if (!res.ok) throw new ApiError(res.status, (data as Partial<ApiErrorBody>).error ?? res.statusText);
-  return data as ApiResponse<R>;
+  if (!res.ok) {
+    const data = (await res.json().catch(() => ({}))) as Partial<ApiErrorBody>;
+    throw new ApiError(res.status, data.error ?? res.statusText);
+  }
+  return res;
+}
+
+/** Calls one route of the shared ApiRoutes map; `:id` in the route is filled from `id`. */
+async function call<R extends ApiRoute>(token: string, route: R, options: CallOptions<R> = {}): Promise<ApiResponse<R>> {
+  return (await (await request(token, route, options)).json()) as ApiResponse<R>;
+}
+
+/** The file name the daemon gave an attachment (Content-Disposition), else `fallback`. */
+const attachmentName = (res: Response, fallback: string) => /filename="?([^";]+)"?/.exec(res.headers.get('Content-Disposition') ?? '')?.[1] ?? fallback;
+
+/** Fetches a session's captions (the token goes in a header, so a plain link cannot)
+ * and hands them to the browser as a download. */
+async function downloadCaptions(token: string, id: number, format: CaptionFormat): Promise<void> {
+  const res = await request(token, 'GET /sessions/:id/captions', { id, query: { format } });
+  const url = URL.createObjectURL(await res.blob());
+  const a = Object.assign(document.createElement('a'), { href: url, download: attachmentName(res, `cocaster-session-${id}.${format}`) });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 export const api = (token: string) => ({
   status: () => call(token, 'GET /status'),
-  transcript: () => call(token, 'GET /transcript', { query: '?limit=200' }),
+  transcript: () => call(token, 'GET /transcript', { query: { limit: '200' } }),
   pause: () => call(token, 'POST /pause'),
   resume: () => call(token, 'POST /resume'),
   threshold: (threshold: number) => call(token, 'POST /threshold', { body: { threshold } }),
@@ -48,6 +76,9 @@ export const api = (token: string) => ({
   pending: () => call(token, 'GET /questions'),
   approve: (id: string) => call(token, 'POST /questions/:id/approve', { id }),
   reject: (id: string) => call(token, 'POST /questions/:id/reject', { id }),
+  sessions: (q: string) => call(token, 'GET /sessions', { query: { q } }),
+  sessionTranscript: (id: number, q: string) => call(token, 'GET /sessions/:id/transcript', { id, query: { q } }),
+  downloadCaptions: (id: number, format: CaptionFormat) => downloadCaptions(token, id, format),
 });
 
 export type Api = ReturnType<typeof api>;

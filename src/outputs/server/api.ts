@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { authorize, type Role, type Tokens } from '../../auth/tokens.js';
-import type { ApiBody, ApiErrorBody, ApiResponse, ApiRoute } from '../../protocol/index.js';
+import type { ApiBody, ApiErrorBody, ApiResponse, ApiRoute, CaptionFormat } from '../../protocol/index.js';
 import type { DaemonControl } from '../plugin.js';
 import { bearerToken } from './guard.js';
 
@@ -12,6 +12,15 @@ export const AskBody: z.ZodType<ApiBody<'POST /ask'>> = z
 
 /** Sends a route's response, typed by the shared ApiRoutes map. */
 const reply = <R extends ApiRoute>(res: Response, _route: R, body: ApiResponse<R>): void => void res.json(body);
+/** Routes whose response is a file (text) rather than JSON. */
+type FileRoute = { [R in ApiRoute]: ApiResponse<R> extends string ? R : never }[ApiRoute];
+const replyFile = <R extends FileRoute>(res: Response, _route: R, file: { name: string; type: string; body: ApiResponse<R> }): void =>
+  void res.type(file.type).attachment(file.name).send(file.body);
+
+const CAPTION_TYPES: Record<CaptionFormat, string> = { srt: 'application/x-subrip; charset=utf-8', vtt: 'text/vtt; charset=utf-8' };
+/** Search text from `?q=`: trimmed, at most 200 characters. */
+const queryText = (req: Request) => (typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '');
+const sessionId = (req: Request) => (/^[1-9]\d{0,15}$/.test(String(req.params.id)) ? Number(req.params.id) : undefined);
 const fail = (res: Response, status: number, error: string): void => void res.status(status).json({ error } satisfies ApiErrorBody);
 
 function requireRole(tokens: Tokens, needed: Role) {
@@ -76,6 +85,34 @@ export function apiRouter(control: DaemonControl, tokens: Tokens): Router {
     if (control.questions?.reject(String(req.params.id))) reply(res, 'POST /questions/:id/reject', { ok: true });
     else fail(res, 404, 'no such pending question');
   });
+  sessionRoutes(router, control, read);
   router.use((_req, res) => fail(res, 404, 'no such endpoint'));
   return router;
+}
+
+/** Recorded sessions: list, transcript, captions. Reads: the overlay token may too. */
+function sessionRoutes(router: Router, control: DaemonControl, read: ReturnType<typeof requireRole>): void {
+  const archive = (res: Response) => control.sessions ?? void fail(res, 404, 'no transcript store in this daemon');
+  router.get('/sessions', read, (req, res) => {
+    const sessions = archive(res);
+    if (sessions) reply(res, 'GET /sessions', { sessions: sessions.list(queryText(req)) });
+  });
+  router.get('/sessions/:id/transcript', read, (req, res) => {
+    const sessions = archive(res);
+    const id = sessionId(req);
+    if (!sessions) return;
+    const found = id === undefined ? undefined : sessions.transcript(id, queryText(req));
+    if (found) reply(res, 'GET /sessions/:id/transcript', found);
+    else fail(res, 404, 'no such session');
+  });
+  router.get('/sessions/:id/captions', read, (req, res) => {
+    const format = req.query.format ?? 'srt';
+    if (format !== 'srt' && format !== 'vtt') return fail(res, 400, 'format must be srt or vtt');
+    const sessions = archive(res);
+    const id = sessionId(req);
+    if (!sessions) return;
+    const body = id === undefined ? undefined : sessions.captions(id, format);
+    if (body === undefined) fail(res, 404, 'no such session');
+    else replyFile(res, 'GET /sessions/:id/captions', { name: `cocaster-session-${id}.${format}`, type: CAPTION_TYPES[format], body });
+  });
 }

@@ -1,6 +1,6 @@
-import type { TranscriptLine } from '../../protocol/index.js';
+import type { CaptionFormat, TranscriptLine } from '../../protocol/index.js';
 
-export type CaptionFormat = 'srt' | 'vtt';
+export type { CaptionFormat };
 
 export interface Cue {
   start: number;
@@ -46,3 +46,6 @@ export function formatCaptions(cues: readonly Cue[], format: CaptionFormat): str
   });
   return (format === 'vtt' ? 'WEBVTT\n\n' : '') + blocks.join('\n');
 }
+
+/** What `cocaster captions` prints and the panel downloads: one function, one file. */
+export const sessionCaptions = (lines: readonly TranscriptLine[], format: CaptionFormat): string => formatCaptions(commentaryCues(lines), format);

@@ -1,3 +1,3 @@
 export { TranscriptStore, type SessionInfo } from './transcriptStore.js';
-export { commentaryCues, formatCaptions, type CaptionFormat, type Cue } from './captions.js';
+export { commentaryCues, formatCaptions, sessionCaptions, type CaptionFormat, type Cue } from './captions.js';
 export { storeOutput, transcriptLine } from './storeOutput.js';

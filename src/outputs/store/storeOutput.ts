@@ -1,5 +1,6 @@
 import type { BusEvent, TranscriptLine } from '../../protocol/index.js';
 import type { OutputPlugin } from '../plugin.js';
+import { sessionArchive } from './archive.js';
 import { TranscriptStore } from './transcriptStore.js';
 
 /** The row a bus event becomes, if any: viewers' questions when accepted, and
@@ -32,7 +33,8 @@ export function storeOutput(path: string): OutputPlugin {
       }
       return [
         { dispose: () => store.close() },
-        provideTranscript({ sessionId, recent: (limit) => store.recent(sessionId, limit) }),
+        { dispose: () => store.endSession(sessionId) },
+        provideTranscript({ sessionId, recent: (limit) => store.recent(sessionId, limit), archive: sessionArchive(store, sessionId) }),
         bus.subscribe((event) => {
           const line = transcriptLine(event, sessionId, Date.now());
           if (line) store.append(line);
