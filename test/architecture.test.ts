@@ -31,7 +31,7 @@ describe('the import graph follows the pipeline', () => {
   });
 
   it('the daemon is no CLI, and nothing but the CLI imports it', () => {
-    for (const dir of ['src/engine', 'src/capture', 'src/outputs', 'src/bus', 'src/protocol', 'src/auth', 'src/util']) {
+    for (const dir of ['src/engine', 'src/capture', 'src/outputs', 'src/bus', 'src/protocol', 'src/auth', 'src/util', 'src/plugins', 'src/plugin-api']) {
       expect(violations(dir, /^src\/(daemon|cli)\//)).toEqual([]);
     }
   });
@@ -40,6 +40,18 @@ describe('the import graph follows the pipeline', () => {
     expect(imports('src/protocol').filter((i) => !i.target.startsWith('src/protocol/'))).toEqual([]);
     const foreign = imports('overlay/src').filter((i) => !/^(overlay\/src\/|src\/protocol\/index\.ts$|svelte$)/.test(i.target));
     expect(foreign).toEqual([]);
+  });
+
+  it('the plugin host sits beside the outputs; plugins see only the public API (which sees only the wire types)', () => {
+    expect(violations('src/plugins', /^src\/(cli|capture|engine|auth|daemon)\//)).toEqual([]);
+    expect(imports('src/plugin-api').filter((i) => !i.target.startsWith('src/protocol/'))).toEqual([]);
+    // A plugin's own imports: the public API and npm packages (never our internals).
+    const pluginImports = [...imports('test/fixtures/plugins'), ...imports('src/plugins/builtin')];
+    const ownFolder = (i: { file: string; target: string }) => i.target.startsWith(dirname(i.file) + '/');
+    expect(pluginImports.filter((i) => /^(src|test)\//.test(i.target) && i.target !== 'src/plugin-api/index.js' && !ownFolder(i))).toEqual([]);
+    // The host loads plugins by path in their own process, never by import.
+    expect(imports('src').filter((i) => i.target.startsWith('src/plugins/builtin/') && !i.file.startsWith('src/plugins/builtin/'))).toEqual([]);
+    expect(pluginImports.map((i) => i.target)).toContain('src/plugin-api/index.js');
   });
 
   it('production code never reaches into the tests, by import or by path', () => {

@@ -51,6 +51,11 @@ export const DaemonConfigSchema = z
     twitch: TwitchConfigSchema.optional(),
     /** Outputs to activate, besides the transcript store (always first). */
     outputs: z.array(z.enum(OUTPUT_IDS)).default([...DEFAULT_OUTPUTS]),
+    /** Plugins, each in a host process of its own: folders (relative to the working
+     * directory), installed npm packages, or a built-in's name ('obs-text'). */
+    plugins: z.array(z.string().min(1)).default([]),
+    /** Each plugin's settings by plugin id, checked against its manifest when the daemon starts. */
+    pluginSettings: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
 

@@ -9,6 +9,7 @@ import { serverOutput } from '../outputs/server/serverOutput.js';
 import { storeOutput } from '../outputs/store/index.js';
 import { TwitchConfigSchema } from '../outputs/twitch/config.js';
 import { twitchOutput } from '../outputs/twitch/twitchOutput.js';
+import { loadConfiguredPlugins, pluginHostOutput } from '../plugins/pluginHost.js';
 import type { Logger } from '../util/log.js';
 import type { DaemonConfig, OutputId } from './config.js';
 import { startPipeline, type RunningPipeline } from './pipeline.js';
@@ -26,6 +27,8 @@ export interface DaemonOptions {
  * looped: the daemon is meant to keep running. */
 export async function startDaemon(opts: DaemonOptions): Promise<RunningPipeline> {
   const { config, logger } = opts;
+  // Manifests and settings are checked before anything starts: a bad one is one line, exit 2.
+  const plugins = loadConfiguredPlugins(config.plugins, config.pluginSettings);
   const { tokens, created } = loadOrCreateTokens(opts.configDir);
   const announceUrls = (port: number) => {
     const base = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
@@ -34,6 +37,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningPipeline>
     opts.announce(created ? `control panel: ${base}/#token=${tokens.control}` : `control panel: ${base}/ (control token: ${join(opts.configDir, TOKENS_FILE)})`);
   };
   const outputs = [storeOutput(config.store.path ?? join(opts.configDir, 'transcripts.db')), ...configuredOutputs(config, tokens, announceUrls)];
+  if (plugins.length > 0) outputs.push(pluginHostOutput(plugins));
   const password = config.obs.password ?? process.env.OBS_PASSWORD;
   return startPipeline({
     source: config.source, fast: false, loop: true, modelDir: config.model ?? defaultModelDir(), ep: config.ep, threshold: config.threshold,

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { OutputPlugin } from '../outputs/plugin.js';
+import { loadPlugins, type LoadedPlugin } from './manifest.js';
+import { DEFAULT_TIMING, forkHost, PluginRunner, type HostChild, type RunnerTiming } from './pluginProcess.js';
+
+/** Plugins that ship with cocaster, by name (`plugins: ["obs-text"]`). */
+export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = {
+  'obs-text': fileURLToPath(new URL('./builtin/obs-text', import.meta.url)),
+};
+
+export const COCASTER_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Reads and checks the configured plugins (paths relative to `cwd`); throws a UserError. */
+export function loadConfiguredPlugins(specs: readonly string[], settings: Readonly<Record<string, unknown>>, cwd = process.cwd()): LoadedPlugin[] {
+  return loadPlugins(specs, settings, { cwd, cocasterVersion: COCASTER_VERSION, builtins: BUILTIN_PLUGINS });
+}
+
+export interface PluginHostOptions {
+  spawn?: (plugin: LoadedPlugin) => HostChild;
+  timing?: RunnerTiming;
+  /** Receives the runners once started (tests, and the commands API). */
+  onRunners?: (runners: readonly PluginRunner[]) => void;
+}
+
+/** The output that runs third-party plugins, each in a host process of its own. Its bus
+ * listener only posts (never awaits), so a plugin cannot delay a frame. */
+export function pluginHostOutput(plugins: readonly LoadedPlugin[], opts: PluginHostOptions = {}): OutputPlugin {
+  return {
+    id: 'plugins',
+    activate: ({ bus, control, logger }) => {
+      const runners = plugins.map((p) => new PluginRunner(p, control, logger, opts.spawn ?? forkHost, opts.timing ?? DEFAULT_TIMING));
+      for (const r of runners) r.start();
+      opts.onRunners?.(runners);
+      const subscription = bus.subscribe((event, at) => {
+        for (const r of runners) r.post(event, at);
+      });
+      return [{ dispose: () => Promise.all(runners.map((r) => r.stop())).then(() => undefined) }, subscription];
+    },
+  };
+}
