@@ -23,12 +23,12 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
 }
 
 /** Runs `cocaster start` as a user would and waits for its URLs. */
-export async function startDaemonProcess(config = testConfig(), configDir = tempDir('cocaster-daemon-')): Promise<DaemonProcess> {
+export async function startDaemonProcess(config = testConfig(), configDir = tempDir('cocaster-daemon-'), env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
   const configFile = join(configDir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config));
   const child = spawn(process.execPath, [join(ROOT, 'bin/cocaster.js'), 'start', '--config', configFile], {
     cwd: ROOT,
-    env: { ...process.env, COCASTER_CONFIG_DIR: configDir, COCASTER_LOG: 'info' },
+    env: { ...process.env, COCASTER_CONFIG_DIR: configDir, COCASTER_LOG: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

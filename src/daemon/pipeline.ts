@@ -4,10 +4,11 @@ import { EventBus, type BusEvent, type Disposable } from '../bus/index.js';
 import { openSource, skipPausedScenes, type FrameSource, type ObsOptions, type SourceFrame } from '../capture/index.js';
 import { LiveModel, LiveSession, readManifest, type ExecutionProviderChoice } from '../engine/index.js';
 import { activateAll, ProvidedSlot, type DaemonControl, type OutputPlugin, type QuestionModeration, type TranscriptProvider } from '../outputs/plugin.js';
-import type { AcceptedQuestion, SourceState } from '../protocol/index.js';
+import type { AcceptedQuestion, ChatStatus, SourceState } from '../protocol/index.js';
 import { errorMessage, oneLine } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { EngineLoop } from './engineLoop.js';
+import { HealthTracker } from './health.js';
 
 export interface PipelineOptions {
   /** file:PATH, url:URL, obs, obs-stream or demo. */
@@ -73,6 +74,9 @@ export async function startPipeline(opts: PipelineOptions): Promise<RunningPipel
     const loop = new EngineLoop(session, bus);
     const moderation = new ProvidedSlot<QuestionModeration>();
     const transcript = new ProvidedSlot<TranscriptProvider>();
+    const chat = new ProvidedSlot<() => ChatStatus>();
+    const health = new HealthTracker(opts.source === 'obs' || opts.source === 'obs-stream');
+    bus.subscribe((e) => health.apply(e));
     let sourceState: SourceState = 'running';
     const queueQuestion = (t: number, text: string, asker?: string): AcceptedQuestion => {
       const q = session.ask(t, text, asker);
@@ -90,6 +94,8 @@ export async function startPipeline(opts: PipelineOptions): Promise<RunningPipel
         source: source.description, sourceState, model: loaded.manifest.id, executionProvider: loaded.provider,
         fps: loop.meter.fps, latencyMs: loop.meter.latencyMs, threshold: session.threshold, paused: loop.paused,
         sessionId: transcript.current?.sessionId ?? 0, videoTime: loop.videoTime,
+        targetFps: loaded.manifest.vision.fps, framesDropped: source.stats().dropped, sourceError: health.sourceError,
+        obs: health.obs, pauseScene: health.pauseScene, chat: chat.current?.() ?? null,
       }),
       pause: () => loop.pause(),
       resume: () => loop.resume(),
@@ -103,7 +109,8 @@ export async function startPipeline(opts: PipelineOptions): Promise<RunningPipel
     logStateChanges(bus, logger);
     const provideModeration = (m: QuestionModeration) => moderation.provide(m);
     const provideTranscript = (t: TranscriptProvider) => transcript.provide(t);
-    outputs = await activateAll(opts.outputs, { bus, control, logger, provideModeration, provideTranscript });
+    const provideChatStatus = (s: () => ChatStatus) => chat.provide(s);
+    outputs = await activateAll(opts.outputs, { bus, control, logger, provideModeration, provideTranscript, provideChatStatus });
     for (const e of early.splice(0)) bus.publish(e);
     for (const ask of opts.asks ?? []) queueQuestion(ask.t, ask.text);
     const sessionNote = transcript.current ? `session ${transcript.current.sessionId}: ` : '';

@@ -1,5 +1,6 @@
-import type { EngineEventListener, SpeechTrigger } from '../protocol/events.js';
-import type { SessionKvCache } from './kvCache.js';
+import type { EngineEventListener, SpeechTrigger } from '../protocol/index.js';
+import { CachePolicy, type SessionKvCache, type SpanKind } from './kvCache.js';
+import { UserError } from '../util/errors.js';
 import { Layout } from './layout.js';
 import type { ModelManifest } from './manifest.js';
 import type { TextCodec } from './tokenizer.js';
@@ -21,6 +22,8 @@ export interface Question {
 export interface SessionOptions {
   threshold?: number;
   maxNewTokens?: number;
+  /** The KV cache's token budget (the cache policy's); the model's maxContext by default. */
+  context?: number;
 }
 
 /** Tokens a question may take; longer ones are cut (flooding must not eat the context). */
@@ -51,6 +54,8 @@ export class LiveSession {
   readonly maxNewTokens: number;
   private readonly layout: Layout;
   private readonly kvCache: SessionKvCache;
+  /** What the cache holds, and what to evict when the budget is reached. */
+  private readonly cachePolicy: CachePolicy;
   /** Decided but not yet fed: the interval token, or EOS that closed an answer. */
   private lastIds: number[] = [];
   private pendingQuestions: Question[] = [];
@@ -65,6 +70,14 @@ export class LiveSession {
     this.kvCache = model.newKvCache();
     this.threshold = options.threshold ?? model.manifest.generation.threshold;
     this.maxNewTokens = options.maxNewTokens ?? model.manifest.generation.maxNewTokens;
+    const { maxContext } = model.manifest.decoder;
+    // The start prompt, two frames and the room a frame reserves for its turn.
+    const least = this.layout.startIds.length + 2 * (model.manifest.vision.tokensPerFrame + 1) + this.turnRoom;
+    const budget = options.context ?? maxContext;
+    if (!Number.isInteger(budget) || budget > maxContext || budget < least) {
+      throw new UserError(`context ${budget} is out of range for model ${model.manifest.id}: ${least}-${maxContext} tokens`);
+    }
+    this.cachePolicy = new CachePolicy(this.kvCache, budget);
   }
 
   /** Queues a question asked at video time t (answered in time order). */
@@ -77,6 +90,11 @@ export class LiveSession {
 
   get contextLength(): number {
     return this.kvCache.length;
+  }
+
+  /** The cache policy's token budget. */
+  get contextBudget(): number {
+    return this.cachePolicy.budget;
   }
 
   get kvCacheLocation(): string {
@@ -94,10 +112,9 @@ export class LiveSession {
     // question asked at the frame's time (its text, cut to MAX_QUESTION_TOKENS,
     // and role markers), and the answer. layout.turnOverhead covers the larger of
     // the prompt and the markers.
-    const turnRoom = MAX_QUESTION_TOKENS + this.layout.turnOverhead + this.maxNewTokens;
-    this.makeRoom(frame.t, this.pendingPrefix(true).length + tokensPerFrame + turnRoom);
-    const prefix = await this.model.embed(this.pendingPrefix(true));
-    const logits = await this.model.forward(this.kvCache, concat(prefix, frameEmbeds));
+    await this.makeRoom(frame.t, this.pendingPrefix(true).length + tokensPerFrame + this.turnRoom);
+    const prefixIds = this.pendingPrefix(true);
+    const logits = await this.feed([[this.prefixKind(prefixIds), prefixIds.length], ['frame', tokensPerFrame]], concat(await this.model.embed(prefixIds), frameEmbeds));
     this.lastIds = [];
     const probs = softmax(logits);
     const pInterval = probs[this.layout.intervalId]!;
@@ -129,22 +146,53 @@ export class LiveSession {
     return forFrame ? this.lastIds : [];
   }
 
+  /** What a frame reserves for the turn it may start (see pushFrame). */
+  private get turnRoom(): number {
+    return MAX_QUESTION_TOKENS + this.layout.turnOverhead + this.maxNewTokens;
+  }
+
+  /** The start prompt is the sink; a lone interval token belongs to the frame after it; EOS and the re-opening are text. */
+  private prefixKind(prefix: readonly number[]): SpanKind {
+    if (this.kvCache.length === 0) return 'sink';
+    return prefix.length === 1 && prefix[0] === this.layout.intervalId ? 'frame' : 'text';
+  }
+
+  /** Appends to the cache and tells the policy what the new positions hold (a
+   * frame with the interval token before it is one span). */
+  private async feed(spans: Array<[SpanKind, number]>, embeds: Float32Array): Promise<Float32Array> {
+    const logits = await this.model.forward(this.kvCache, embeds);
+    const merged = spans.reduce<Array<[SpanKind, number]>>((out, [kind, n]) => {
+      if (out.at(-1)?.[0] === kind) out.at(-1)![1] += n;
+      else out.push([kind, n]);
+      return out;
+    }, []);
+    for (const [kind, length] of merged) this.cachePolicy.record(kind, length);
+    return logits;
+  }
+
   private async answer(q: Question, t = q.t): Promise<void> {
     this.emit({ type: 'question', t, id: q.id, text: q.text, ...(q.asker ? { asker: q.asker } : {}) });
     const query = this.layout.queryIds(q.text, MAX_QUESTION_TOKENS);
     // The query has its role markers; the answer feeds at most maxNewTokens - 1
     // more (its last token waits in lastIds, checked with the next prefix). Within
     // what pushFrame reserved for a question at the frame's time.
-    this.makeRoom(t, this.pendingPrefix(false).length + query.length + this.maxNewTokens);
-    await this.generate([...this.pendingPrefix(false), ...query], t, 'question', q.id);
+    await this.makeRoom(t, this.pendingPrefix(false).length + query.length + this.maxNewTokens);
+    const prefix = this.pendingPrefix(false);
+    await this.generate([...prefix, ...query], t, 'question', q.id, [[this.prefixKind(prefix), prefix.length], ['text', query.length]]);
   }
 
   /** Greedy decoding until EOS or maxNewTokens. The last token is left unfed in
    * lastIds (with EOS appended when the cap cut the turn, so the turn is closed). */
-  private async generate(prompt: readonly number[], t: number, trigger: SpeechTrigger, questionId?: string): Promise<void> {
+  private async generate(
+    prompt: readonly number[],
+    t: number,
+    trigger: SpeechTrigger,
+    questionId?: string,
+    spans: Array<[SpanKind, number]> = [['text', prompt.length]],
+  ): Promise<void> {
     const eos = this.layout.eosId;
     this.emit({ type: 'speechStart', t, trigger, ...(questionId ? { questionId } : {}) });
-    let logits = await this.model.forward(this.kvCache, await this.model.embed(prompt));
+    let logits = await this.feed(spans, await this.model.embed(prompt));
     const out: number[] = [];
     let text = '';
     for (;;) {
@@ -152,7 +200,7 @@ export class LiveSession {
       out.push(next);
       if (next === eos || out.length >= this.maxNewTokens) break;
       text = this.emitDelta(out, text, t);
-      logits = await this.model.forward(this.kvCache, await this.model.embed([next]));
+      logits = await this.feed([['text', 1]], await this.model.embed([next]));
     }
     this.lastIds = out.at(-1) === eos ? [eos] : [out.at(-1)!, eos];
     const spoken = out.at(-1) === eos ? out.slice(0, -1) : out;
@@ -169,13 +217,17 @@ export class LiveSession {
     return now;
   }
 
-  /** Placeholder policy until compaction lands: when the next step would overflow
-   * the model's context, start the stream over from the system prompt. */
-  private makeRoom(t: number, needed: number): void {
-    if (this.kvCache.length + needed <= this.model.manifest.decoder.maxContext) return;
-    this.emit({ type: 'contextReset', t, droppedTokens: this.kvCache.length });
-    this.kvCache.reset();
-    this.lastIds = [];
+  /** Keeps the next step within the budget (the policy decides how); a stream
+   * that starts over drops its pending ids too. */
+  private async makeRoom(t: number, needed: number): Promise<void> {
+    const room = await this.cachePolicy.makeRoom(needed);
+    if (room.kind === 'compacted') {
+      const { evictedFrameTokens, evictedTextTokens } = room.plan;
+      this.emit({ type: 'compaction', t, evictedFrameTokens, evictedTextTokens, keptTokens: room.keptTokens });
+    } else if (room.kind === 'reset') {
+      this.emit({ type: 'contextReset', t, droppedTokens: room.droppedTokens });
+      this.lastIds = [];
+    }
   }
 }
 

@@ -26,12 +26,19 @@ describe('twitch answers across reconnects', () => {
     d = await startDaemonProcess(testConfig({
       outputs: ['server', 'twitch'],
       twitch: { channel: CHANNEL, botName: BOT, token: TOKEN, server: peer.url, userCooldownS: 0, questionsPerMinute: 120, noRepeatLines: 0 },
-    }));
+    }), undefined, { COCASTER_LOG: 'debug' });
     await until(() => peer.joins.length > 0, 'the bot to join', WAIT_MS);
   }, 120_000);
   afterAll(async () => {
     await d?.stop();
     await peer?.close();
+  });
+
+  it('writes a viewer\'s control characters and terminal escapes to the debug log escaped', async () => {
+    const hostile = 'look\x07\x1b[2J\x1b]0;pwned\x07\x1b[31mred\x00';
+    peer.chat(CHANNEL, { login: 'mallory', text: hostile });
+    await until(() => d.stderr().includes('look\\x07\\x1b[2J\\x1b]0;pwned\\x07\\x1b[31mred') || undefined, 'the escaped chat line', WAIT_MS);
+    expect(d.stderr()).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/); // only newlines between log lines
   });
 
   it('delivers every answer exactly once, within the rate, and counts only what the peer received', async () => {
