@@ -1,5 +1,5 @@
 import type { Disposable, EventBus } from '../bus/index.js';
-import type { AcceptedQuestion, CaptionFormat, DaemonStatus, ModeratedQuestion, SessionSummary, TranscriptLine } from '../protocol/index.js';
+import type { AcceptedQuestion, CaptionFormat, ChatStatus, DaemonStatus, ModeratedQuestion, SessionSummary, TranscriptLine } from '../protocol/index.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 
@@ -50,6 +50,8 @@ export interface OutputContext {
   provideModeration(moderation: QuestionModeration): Disposable;
   /** Offers the session's transcript to the control API until disposed. */
   provideTranscript(transcript: TranscriptProvider): Disposable;
+  /** Offers the chat's state to /api/status (the panel's health view) until disposed. */
+  provideChatStatus(status: () => ChatStatus): Disposable;
 }
 
 /** An output, VS Code-extension style: `activate` subscribes to the bus and returns

@@ -15,6 +15,40 @@ export interface DaemonStatus {
   /** The transcript store's session (0 when nothing is recorded). */
   sessionId: number;
   videoTime: number;
+  /** The model's frame rate: what `fps` should reach. */
+  targetFps: number;
+  /** Frames a live source dropped because the engine was still busy. */
+  framesDropped: number;
+  /** Why the source stopped, while sourceState is 'error'. */
+  sourceError: string | null;
+  /** OBS's connection (the obs and obs-stream sources); null for other sources. */
+  obs: ObsHealth | null;
+  /** The pause scene on program (commentary held), else null. */
+  pauseScene: string | null;
+  /** Twitch chat, while the twitch output runs; else null. */
+  chat: ChatStatus | null;
+}
+
+export interface ObsHealth {
+  connected: boolean;
+  /** Why it is not connected (the last disconnect's reason). */
+  reason: string | null;
+  programScene: string | null;
+}
+
+export interface ChatStatus {
+  channel: string;
+  /** The channel is joined (lines go out); false while (re)connecting. */
+  joined: boolean;
+  /** False without a bot token: chat is only read. */
+  canPost: boolean;
+  /** Chat questions held for approval. */
+  questionsWaiting: number;
+  /** Lines counted against Twitch's limit in the last 30 s, and that limit. */
+  sentLast30s: number;
+  limit: number;
+  /** Lines waiting for room under the limit. */
+  queuedOut: number;
 }
 
 /** What a websocket client receives. */

@@ -132,6 +132,16 @@ describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () =>
     }
   }, 60_000);
 
+  it('shows health at a glance: colour-coded rows and fps/latency sparklines', async () => {
+    const health = panel.getByTestId('health');
+    expect(await health.getByTestId('source').getAttribute('data-level')).toBe('ok');
+    expect(await health.getByTestId('link').getAttribute('data-level')).toBe('ok');
+    expect(await health.getByTestId('model').textContent()).toContain('tiny-random on cpu');
+    expect(await health.getByTestId('obs').count()).toBe(0); // the demo source has no OBS
+    // A sparkline needs two status samples (one every 2 s).
+    await until(async () => ((await health.locator('[data-testid=fps] polyline').getAttribute('points'))?.split(' ').length ?? 0) >= 2 || undefined, 'an fps sparkline');
+  }, 30_000);
+
   it('lists past sessions; the SRT download equals `cocaster captions` for that session', async () => {
     await panel.getByTestId('sessions').locator('summary').click();
     const past = panel.locator('[data-testid=session][data-session-id="1"]');

@@ -114,6 +114,12 @@ export class ChatRateLimiter {
     return this.queue.length;
   }
 
+  /** Lines counted against the limit now (sent within the last window and its margin). */
+  get inWindow(): number {
+    const now = this.now();
+    return this.sentAt.filter((t) => now - t < HOLD_MS).length;
+  }
+
   dispose(): void {
     this.disposed = true;
     this.timer?.cancel();

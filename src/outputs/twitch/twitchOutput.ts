@@ -43,7 +43,7 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
   if (token && !config.botName) throw new UserError('bad config: a Twitch token needs twitch.botName');
   return {
     id: 'twitch',
-    activate: ({ bus, control, logger, provideModeration }) => {
+    activate: ({ bus, control, logger, provideModeration, provideChatStatus }) => {
       const counters: TwitchCounters = {
         messagesIn: 0, droppedOversized: 0, droppedEmpty: 0, droppedFlood: 0, questionsOffered: 0,
         questionsAccepted: 0, questionsDenied: 0, questionsLimited: 0, controlDenied: 0, linesOffered: 0, droppedFiltered: 0,
@@ -58,12 +58,16 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
       /** Engine question id → the chat message it came from. */
       const replyTo = new Map<string, string | undefined>();
       let lastProactive = -Infinity;
+      let joined = false;
 
       const chat = openChat({
         server: config.server, channel, botName: token ? config.botName : undefined, token, logger,
         onMessage: (m) => onMessage(m),
         onModerator: (isMod) => limiter.setModerator(isMod),
-        onLink: (up) => limiter.setLinkUp(up),
+        onLink: (up) => {
+          joined = up;
+          limiter.setLinkUp(up);
+        },
         onNotice: (id) => {
           if (id === 'msg_ratelimit') {
             logger.warn('twitch: msg_ratelimit from Twitch; pausing chat posts');
@@ -141,6 +145,10 @@ export function twitchOutput(opts: TwitchOutputOptions): OutputPlugin {
       const disposables: Disposable[] = [
         onSay,
         provideModeration(moderation),
+        provideChatStatus(() => ({
+          channel, joined, canPost: chat.canPost, questionsWaiting: gate.list().length,
+          sentLast30s: limiter.inWindow, limit: limiter.limit, queuedOut: limiter.queued,
+        })),
         {
           dispose: async () => {
             const queuedOutgoing = limiter.queued;
