@@ -21,8 +21,13 @@ const manifestSchema = z.object({
     visionEncoder: fileEntry,
     embedTokens: fileEntry,
     decoder: fileEntry,
+    /** kv_shift.onnx (cache compaction); packages without it start over when full. */
+    kvShift: fileEntry.optional(),
     tokenizer: fileEntry,
     tokenizerConfig: fileEntry.optional(),
+    /** reference.json: outputs of an independent reference implementation that
+     * `cocaster models verify` replays (golden.json's schema). */
+    reference: fileEntry.optional(),
   }),
   vision: z.object({
     fps: z.number().positive().max(60),
