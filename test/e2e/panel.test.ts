@@ -191,4 +191,45 @@ describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () =>
     await panel.getByTestId('session-search').fill('no line says this zqxj');
     await until(async () => ((await panel.locator('[data-testid=session]').count()) === 0 ? true : undefined), 'an empty list');
   }, 60_000);
+
+  it('fits a 360 px OBS dock: no horizontal scrolling, nothing past the right edge', async () => {
+    await panel.setViewportSize({ width: 360, height: 800 });
+    try {
+      await panel.getByTestId('session-search').fill('');
+      await panel.locator('[data-testid=session][data-session-id="1"]').getByTestId('show-transcript').click();
+      await panel.getByTestId('session-transcript').locator('li').first().waitFor();
+      // Let the chart's ResizeObserver and a status message through.
+      await until(async () => ((await panel.locator('[data-testid=decision-chart] canvas').boundingBox())?.width ?? 999) <= 360 || undefined, 'the chart to shrink');
+      const overflow = await panel.evaluate(() => {
+        const width = document.documentElement.clientWidth;
+        const past = [...document.querySelectorAll('body *')]
+          .filter((el) => el.getBoundingClientRect().right > width + 0.5 && getComputedStyle(el).visibility !== 'hidden')
+          .map((el) => `${el.tagName.toLowerCase()}.${el.className}`);
+        return { scroll: document.documentElement.scrollWidth, width, past };
+      });
+      expect(overflow.width).toBe(360);
+      expect(overflow.past).toEqual([]);
+      expect(overflow.scroll).toBeLessThanOrEqual(overflow.width);
+    } finally {
+      await panel.setViewportSize({ width: 1280, height: 800 });
+    }
+  }, 60_000);
+
+  it('works from the keyboard: K pauses and resumes, / focuses the ask box, S the session search', async () => {
+    await panel.locator('body').click({ position: { x: 5, y: 5 } });
+    await panel.keyboard.press('k');
+    await panel.getByTestId('resume').waitFor();
+    expect(await panel.getByTestId('state').getAttribute('data-level')).toBe('warn');
+    await panel.keyboard.press('k');
+    await panel.getByTestId('pause').waitFor();
+    await panel.keyboard.press('/');
+    expect(await panel.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('ask-text');
+    await panel.keyboard.type('k then enter');
+    await panel.keyboard.press('Enter'); // typed, not a shortcut: the question is asked
+    await until(async () => ((await panel.getByTestId('transcript').textContent())?.includes('k then enter') ? true : undefined), 'the typed question');
+    expect(await panel.getByTestId('pause').count()).toBe(1); // 'k' in the field did not pause
+    await panel.keyboard.press('Escape');
+    await panel.keyboard.press('s');
+    expect(await panel.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('session-search');
+  }, 60_000);
 });
