@@ -2,12 +2,14 @@
 
   /usr/bin/python3 scripts/make_fixture.py [--out test/fixtures/tiny-random]
   /usr/bin/python3 scripts/make_fixture.py --side_layers 1 --out test/fixtures/tiny-random-side
+  /usr/bin/python3 scripts/make_fixture.py --max_context 512 --out test/fixtures/tiny-random-compact
 
 A randomly initialised model of our family (fixed seed), exported with the same
 exporter real models use, plus golden.json: per-frame P(interval), decisions and
 generated token ids of the reference loop (cocaster_model/live.py) for a fixed
 synthetic frame sequence and question schedule. The TypeScript engine must
-reproduce it (test/golden.test.ts).
+reproduce it (test/golden.test.ts). With a small --max_context the reference runs
+under the cache policy (budget = maxContext) and the trace holds its compactions.
 """
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ def main() -> None:
     ap.add_argument("--out", default="test/fixtures/tiny-random")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--side_layers", type=int, default=0, help="give the decoder a side branch (its KV cache layers follow the stack's)")
+    ap.add_argument("--max_context", type=int, default=8192, help="the package's maxContext; below the stream's length the trace compacts")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     tokens = dict(DEFAULT_TOKENS)
@@ -98,7 +101,8 @@ def main() -> None:
     runs = []
     # The second run caps answers at 2 tokens, so the length-cap path is in the trace too.
     for cap in (MAX_NEW_TOKENS, 2):
-        ref = LiveReference(encoder, decoder, layout, THRESHOLD, cap)
+        budget = args.max_context if args.max_context < 8192 else None
+        ref = LiveReference(encoder, decoder, layout, THRESHOLD, cap, budget)
         trace = ref.run(frames, questions, pixel_fn)
         margin = min(e.get("margin", 1.0) for e in trace)
         decisions = [e["decision"] for e in trace if e["type"] == "frame"]
@@ -106,15 +110,19 @@ def main() -> None:
         stats = {d: decisions.count(d) for d in set(decisions)}
         eos_ends = sum(1 for e in says if e["ids"][-1] == layout.eos)
         print(f"cap {cap}: decisions {stats}, says {len(says)} ({eos_ends} ended by EOS), min decision margin "
-              f"{margin:.2e}, min token gap {ref.min_token_gap:.2e}, kv {ref.kv_len}")
+              f"{margin:.2e}, min token gap {ref.min_token_gap:.2e}, kv {ref.kv_len}, "
+              f"compactions {sum(e['type'] == 'compaction' for e in trace)}, resets {sum(e['type'] == 'contextReset' for e in trace)}")
+        if budget and (sum(e["type"] == "compaction" for e in trace) < 3 or any(e["type"] == "contextReset" for e in trace)):
+            sys.exit("a compaction fixture needs >= 3 compactions and no reset")
         if margin < 1e-4 or ref.min_token_gap < 2e-4:
             sys.exit("margins too small for a golden trace; try another --seed")
         runs.append({"maxNewTokens": cap, "trace": [{k: v for k, v in e.items() if k != "margin"} for e in trace]})
 
-    write_package(args.out, model_id="tiny-random-side" if args.side_layers else "tiny-random", name="tiny random (test fixture)",
+    model_id = "tiny-random-side" if args.side_layers else "tiny-random-compact" if args.max_context < 8192 else "tiny-random"
+    write_package(args.out, model_id=model_id, name="tiny random (test fixture)",
                   description="Randomly initialised model of cocaster's family for tests; it knows nothing.",
                   encoder=encoder, decoder=decoder, cfg=cfg, tok=tok, tokens=tokens, layout=DEFAULT_LAYOUT,
-                  threshold=THRESHOLD, max_new_tokens=MAX_NEW_TOKENS, max_context=8192, fps=FPS)
+                  threshold=THRESHOLD, max_new_tokens=MAX_NEW_TOKENS, max_context=args.max_context, fps=FPS)
     golden = {
         "frames": {"count": NUM_FRAMES, "fps": FPS, "width": cfg.image_size, "height": cfg.image_size,
                    "pattern": "synthetic_frame v1 (scripts/make_fixture.py)"},

@@ -4,22 +4,25 @@ import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vit
 import { LiveSession, type ExecutionProvider, type LiveModel } from '../src/engine/index.js';
 import { Layout } from '../src/engine/layout.js';
 import { syntheticFrame } from '../src/engine/syntheticFrame.js';
-import { FIXTURE, SIDE_FIXTURE, collect, loadFixture } from './helpers.js';
+import { COMPACT_FIXTURE, FIXTURE, SIDE_FIXTURE, collect, loadFixture } from './helpers.js';
 
 interface GoldenFrame { type: 'frame'; t: number; pInterval: number; decision: string }
 interface GoldenSay { type: 'say'; t: number; trigger: string; question: string | null; ids: number[] }
+interface GoldenCompaction { type: 'compaction'; t: number; evictedFrameTokens: number; evictedTextTokens: number; keptTokens: number }
+interface GoldenReset { type: 'contextReset'; t: number; droppedTokens: number }
 interface Golden {
   frames: { count: number; fps: number; width: number; height: number };
   threshold: number;
   questions: Array<{ t: number; text: string }>;
   queryIds: number[][];
   startIds: number[];
-  runs: Array<{ maxNewTokens: number; trace: Array<GoldenFrame | GoldenSay> }>;
+  runs: Array<{ maxNewTokens: number; trace: Array<GoldenFrame | GoldenSay | GoldenCompaction | GoldenReset> }>;
 }
 
 // WebGPU runs where an adapter exists (CI: Mesa's lavapipe); REQUIRE_WEBGPU=1 makes its absence a failure.
 const providers: ExecutionProvider[] = ['cpu', 'webgpu'];
-const cases = [FIXTURE, SIDE_FIXTURE].flatMap((dir) => providers.map((ep) => [basename(dir), ep, dir] as const));
+// The compact fixture's budget (its maxContext, 512) is reached: its trace holds the cache policy's compactions.
+const cases = [FIXTURE, SIDE_FIXTURE, COMPACT_FIXTURE].flatMap((dir) => providers.map((ep) => [basename(dir), ep, dir] as const));
 
 describe.each(cases)('golden trace of %s on %s', (_name, ep, dir) => {
   const golden = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8')) as Golden;
@@ -72,6 +75,13 @@ describe.each(cases)('golden trace of %s on %s', (_name, ep, dir) => {
     const says = events.filter((e) => e.type === 'say');
     const expectedSays = run.trace.filter((e): e is GoldenSay => e.type === 'say');
     expect(says.map((e) => [e.t, e.trigger, e.tokenIds])).toEqual(expectedSays.map((e) => [e.t, e.trigger, e.ids]));
+    // The cache policy evicts what the reference evicts, when it does; nothing starts over.
+    const compactions = events.flatMap((e) => (e.type === 'compaction' ? [[e.t, e.evictedFrameTokens, e.evictedTextTokens, e.keptTokens]] : []));
+    const expectedCompactions = run.trace.filter((e): e is GoldenCompaction => e.type === 'compaction');
+    expect(compactions).toEqual(expectedCompactions.map((e) => [e.t, e.evictedFrameTokens, e.evictedTextTokens, e.keptTokens]));
+    expect(events.filter((e) => e.type === 'contextReset')).toHaveLength(run.trace.filter((e) => e.type === 'contextReset').length);
+    expect(events.some((e) => e.type === 'contextReset')).toBe(false);
+    if (dir === COMPACT_FIXTURE) expect(expectedCompactions.length).toBeGreaterThanOrEqual(3);
     // The schedule covers all three question timings.
     expect(expectedSays.filter((e) => e.trigger === 'question')).toHaveLength(3);
     expect(expectedFrames.some((e) => e.decision === 'answer')).toBe(true);

@@ -10,6 +10,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURE = join(ROOT, 'test/fixtures/tiny-random');
 /** The same family with a decoder side branch (its KV cache has more layers than the stack). */
 export const SIDE_FIXTURE = join(ROOT, 'test/fixtures/tiny-random-side');
+/** tiny-random with kv_shift.onnx and maxContext 512: its golden trace compacts the KV cache. */
+export const COMPACT_FIXTURE = join(ROOT, 'test/fixtures/tiny-random-compact');
 export const MEDIA = resolve(ROOT, '../shared/media');
 export const hasMedia = existsSync(join(MEDIA, 'crafter_gameplay_hud.mp4'));
 

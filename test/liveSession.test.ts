@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { SessionKvCache } from '../src/engine/kvCache.js';
+import type { Compaction, SessionKvCache } from '../src/engine/kvCache.js';
 import { Layout } from '../src/engine/layout.js';
 import { LiveSession, type SessionModel, type SessionOptions } from '../src/engine/liveSession.js';
 import { readManifest, type ModelManifest } from '../src/engine/manifest.js';
@@ -35,7 +35,9 @@ const F = (k: number): number[] => Array<number>(K).fill(-1 - k);
 class FakeCache implements SessionKvCache {
   items: number[] = [];
   resets = 0;
+  readonly compactions: Compaction[] = [];
   readonly location = 'fake';
+  constructor(readonly canCompact: boolean) {}
   get length(): number {
     return this.items.length;
   }
@@ -43,12 +45,23 @@ class FakeCache implements SessionKvCache {
     this.items = [];
     this.resets++;
   }
+  async compact(plan: Compaction): Promise<void> {
+    // Kept positions in order; each moves back by the evicted positions before it.
+    plan.keep.forEach((p, j) => expect(plan.delta[j]).toBe(p - j));
+    expect(plan.keep.length).toBe(plan.delta.length);
+    this.items = plan.keep.map((p) => this.items[p]!);
+    this.compactions.push(plan);
+  }
 }
 
 type Prompt = { kind: 'self' } | { kind: 'question'; text: string };
 
 interface FakeOptions {
   maxContext?: number;
+  /** Whether the cache can compact (a package with kv_shift.onnx). */
+  compacts?: boolean;
+  /** The budget the session is given (checked on every forward instead of maxContext). */
+  budget?: number;
   /** P(interval) after frame k; 1 (silence) unless given. */
   pInterval?: (k: number) => number;
   /** The tokens the model produces for a prompt; EOS follows when they run out. */
@@ -76,7 +89,7 @@ class FakeModel implements SessionModel {
 
   newKvCache(): FakeCache {
     if (this.cache) throw new Error('one cache per session');
-    return (this.cache = new FakeCache());
+    return (this.cache = new FakeCache(this.opts.compacts ?? false));
   }
 
   async encodeFrame(rgb: Uint8Array): Promise<Float32Array> {
@@ -94,7 +107,7 @@ class FakeModel implements SessionModel {
     expect(items.length).toBeGreaterThan(0);
     cache.items.push(...items);
     this.calls.push(items);
-    if (cache.length > this.manifest.decoder.maxContext) throw new Error(`context overflow: ${cache.length} > ${this.manifest.decoder.maxContext}`);
+    if (cache.length > (this.opts.budget ?? this.manifest.decoder.maxContext)) throw new Error(`context overflow: ${cache.length} > ${this.manifest.decoder.maxContext}`);
     const last = items.at(-1)!;
     if (last < 0) {
       const p = this.opts.pInterval?.(-1 - last) ?? 1;
@@ -133,7 +146,8 @@ const outline = (events: EngineEvent[]) =>
       case 'question': return [e.type, e.t, e.id];
       case 'speechStart': return [e.type, e.t, e.trigger, e.questionId];
       case 'say': return [e.type, e.t, e.text, e.questionId];
-      default: return [e.type, e.t, e.droppedTokens];
+      case 'contextReset': return [e.type, e.t, e.droppedTokens];
+      default: return [e.type, e.t, e.evictedFrameTokens, e.evictedTextTokens, e.keptTokens];
     }
   });
 
@@ -361,5 +375,96 @@ describe('LiveSession with a fake model', () => {
       }
       expect(says(events).length).toBeGreaterThan(20);
     });
+  });
+});
+
+describe('the cache policy (a package with kv_shift)', () => {
+  const S = layout.startIds.length;
+  const N = pkg.manifest.generation.maxNewTokens;
+  const turnRoom = MAX_QUESTION_TOKENS + layout.turnOverhead + N;
+  /** Room for about 20 frames besides the sink and a frame's reservation. */
+  const budget = S + turnRoom + 20 * (K + 1);
+  const compactions = (events: EngineEvent[]) => events.filter((e): e is Extract<EngineEvent, { type: 'compaction' }> => e.type === 'compaction');
+  /** Frame numbers still cached, in cache order. */
+  const framesIn = (items: number[]) => [...new Set(items.filter((v) => v < 0).map((v) => -1 - v))];
+  const contains = (items: number[], part: readonly number[]) => items.some((_, i) => part.every((v, j) => items[i + j] === v));
+
+  it('compacts instead of starting over: the sink stays, the oldest whole frames go, a quarter of the budget at once', async () => {
+    const { cache, events, session, push } = setup({ compacts: true, budget, maxContext: 8192 }, { context: budget });
+    expect(session.contextBudget).toBe(budget);
+    for (let k = 0; k < 100; k++) {
+      await push(k % 256, k); // the fake throws past the budget
+      expect(cache.items.slice(0, S)).toEqual([...layout.startIds]);
+      const kept = framesIn(cache.items);
+      expect(kept).toEqual(kept.map((_, i) => k - kept.length + 1 + i)); // a run of the latest frames
+      // Whole frames: each with the interval token before it (frame 0 has none).
+      expect(cache.items.slice(S).filter((v) => v === INTERVAL)).toHaveLength(kept.length - (kept[0] === 0 ? 1 : 0));
+      expect(cache.items.length - S).toBe(kept.length * K + kept.length - (kept[0] === 0 ? 1 : 0));
+    }
+    expect(events.some((e) => e.type === 'contextReset')).toBe(false);
+    const done = compactions(events);
+    expect(done.length).toBeGreaterThanOrEqual(3);
+    expect(done.length).toBeLessThan(100 / 5); // amortised, not a frame at a time
+    for (const c of done) {
+      expect(c.evictedFrameTokens).toBeGreaterThanOrEqual(Math.floor(budget / 4));
+      expect(c.evictedTextTokens).toBe(0);
+    }
+    expect(cache.compactions.map((p) => p.keep.length)).toEqual(done.map((c) => c.keptTokens));
+    expect(session.contextLength).toBe(cache.items.length);
+  });
+
+  it('keeps the text of a turn longer than the frames around it', async () => {
+    const { cache, events, push, session } = setup({ compacts: true, budget, maxContext: 8192 }, { context: budget, maxNewTokens: N });
+    session.ask(5.5, 'who scored');
+    for (let k = 0; k < 60; k++) await push(k, k);
+    expect(compactions(events).length).toBeGreaterThanOrEqual(2);
+    expect(framesIn(cache.items)[0]).toBeGreaterThan(20); // frames 0-20, before and after the question, are gone
+    expect(contains(cache.items, layout.queryIds('who scored'))).toBe(true);
+    expect(contains(cache.items, codec.encode('re who scored'))).toBe(true);
+    expect(events.some((e) => e.type === 'contextReset')).toBe(false);
+  });
+
+  it('evicts the oldest text first once text holds more than half the budget', async () => {
+    const { cache, events, push, session } = setup({ compacts: true, budget, maxContext: 8192, reply: () => codec.encode('w'.repeat(N)) }, { context: budget });
+    for (let k = 0; k < 40; k++) {
+      session.ask(k + 0.5, `question number ${k} ` + 'q '.repeat(20));
+      await push(k, k);
+    }
+    const done = compactions(events);
+    expect(done.some((c) => c.evictedTextTokens > 0)).toBe(true);
+    expect(events.some((e) => e.type === 'contextReset')).toBe(false);
+    expect(contains(cache.items, layout.queryIds('question number 0 ' + 'q '.repeat(20)))).toBe(false);
+    expect(contains(cache.items, layout.queryIds('question number 38 ' + 'q '.repeat(20)))).toBe(true);
+    expect(framesIn(cache.items).at(-1)).toBe(39); // the latest frame stays
+  });
+
+  it('never overflows nor starts over, and keeps a frame with the question asked at its time, whatever the stream', async () => {
+    let seed = 7;
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const { model, events, session, push } = setup({
+      compacts: true,
+      budget,
+      maxContext: 8192,
+      pInterval: () => rand(),
+      reply: () => codec.encode('w'.repeat(Math.floor(rand() * 12))),
+    }, { context: budget });
+    for (let k = 0; k < 300; k++) {
+      const r = rand();
+      if (r < 0.1) session.ask(k, 'q '.repeat(Math.floor(rand() * 300)));
+      else if (r < 0.25) session.ask(k - rand(), 'q '.repeat(Math.floor(rand() * 40)));
+      await push(k % 256, k);
+    }
+    expect(events.some((e) => e.type === 'contextReset')).toBe(false);
+    expect(model.cache!.resets).toBe(0);
+    expect(compactions(events).length).toBeGreaterThan(10);
+    const answerFrames = events.flatMap((e, i) => (e.type === 'frame' && e.decision === 'answer' ? [i] : []));
+    for (const i of answerFrames) expect(events[i + 2]).toMatchObject({ type: 'speechStart', trigger: 'question' });
+  });
+
+  it('refuses a budget outside the model\'s range', () => {
+    const least = S + 2 * (K + 1) + turnRoom;
+    expect(() => setup({ compacts: true }, { context: least - 1 })).toThrow(/context .* out of range .*: \d+-8192 tokens/);
+    expect(() => setup({ compacts: true }, { context: 8193 })).toThrow(/out of range/);
+    expect(setup({ compacts: true }, { context: least }).session.contextBudget).toBe(least);
   });
 });

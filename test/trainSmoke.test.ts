@@ -58,8 +58,11 @@ describe('the shipped package re-exported from its own weights', () => {
     expect(run.status, run.output.slice(-3000)).toBe(0);
     const manifest = JSON.parse(readFileSync(join(ROOT, 'models/cocaster-tiny/model.json'), 'utf8')) as { files: Record<string, { path: string; sha256: string }> };
     const onnx = Object.values(manifest.files).filter((f) => f.path.endsWith('.onnx'));
-    expect(onnx).toHaveLength(3);
+    expect(onnx).toHaveLength(4); // vision, embed, decoder and kv_shift
     for (const f of onnx) expect(createHash('sha256').update(readFileSync(join(work, 'pkg', f.path))).digest('hex'), f.path).toBe(f.sha256);
+    // The exporter lists the cache-compaction graph as the committed manifest does.
+    const reexported = JSON.parse(readFileSync(join(work, 'pkg/model.json'), 'utf8')) as typeof manifest;
+    expect(reexported.files.kvShift).toEqual({ path: 'kv_shift.onnx', sha256: manifest.files.kvShift?.sha256 });
   }, 150_000);
 });
 

@@ -1,7 +1,8 @@
 """Export a model to cocaster's package format (models/<id>/).
 
 Writes vision_encoder.onnx, embed_tokens.onnx, decoder_model_merged.onnx (opset 17,
-Optimum/transformers.js input and output names), tokenizer.json,
+Optimum/transformers.js input and output names), kv_shift.onnx (one cache layer
+compacted: kept positions gathered, keys re-rotated), tokenizer.json,
 tokenizer_config.json and model.json with sha256 for every file. The TypeScript
 loader (src/engine/manifest.ts) validates all of it.
 """
@@ -14,7 +15,7 @@ import os
 import torch
 import torch.nn as nn
 
-from .model import Decoder, ModelConfig
+from .model import Decoder, KvShift, ModelConfig
 from .tokenizer import BPETokenizer
 
 FORMAT_VERSION = 1
@@ -77,6 +78,21 @@ def export_onnx(encoder: nn.Module, decoder: Decoder, cfg: ModelConfig, out: str
                           opset_version=OPSET, input_names=["inputs_embeds", "attention_mask", "position_ids", *past_names],
                           output_names=["logits", *present_names], dynamic_axes=axes)
     encoder.eval(); decoder.eval()  # torch.onnx.export may leave modules in train mode
+    export_kv_shift(cfg, out)
+
+
+def export_kv_shift(cfg: ModelConfig, out: str) -> None:
+    """kv_shift.onnx: key, value [B,Hkv,T,Dh], keep [K], delta [K] -> key_out, value_out [B,Hkv,K,Dh]."""
+    t, kept = 7, 4
+    kv = [torch.randn(1, cfg.num_kv_heads, t, cfg.head_dim) for _ in range(2)]
+    keep, delta = torch.tensor([0, 1, 4, 6]), torch.tensor([0, 0, 2, 3])
+    assert keep.numel() == kept
+    with torch.no_grad():
+        torch.onnx.export(KvShift(cfg).eval(), (*kv, keep, delta), f"{out}/kv_shift.onnx", opset_version=OPSET,
+                          input_names=["key", "value", "keep", "delta"], output_names=["key_out", "value_out"],
+                          dynamic_axes={"key": {0: "batch", 2: "past"}, "value": {0: "batch", 2: "past"},
+                                        "keep": {0: "kept"}, "delta": {0: "kept"},
+                                        "key_out": {0: "batch", 2: "kept"}, "value_out": {0: "batch", 2: "kept"}})
 
 
 def write_package(out: str, *, model_id: str, name: str, description: str, encoder: nn.Module,
@@ -90,6 +106,7 @@ def write_package(out: str, *, model_id: str, name: str, description: str, encod
         "visionEncoder": "vision_encoder.onnx",
         "embedTokens": "embed_tokens.onnx",
         "decoder": "decoder_model_merged.onnx",
+        "kvShift": "kv_shift.onnx",
         "tokenizer": "tokenizer.json",
         "tokenizerConfig": "tokenizer_config.json",
     }

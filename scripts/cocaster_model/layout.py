@@ -57,6 +57,12 @@ class Layout:
     def self_speak_ids(self) -> list[int]:
         return self.tok.encode(self.layout["selfSpeak"])
 
+    def turn_overhead(self) -> int:
+        """The most fixed tokens a turn adds after a frame (as Layout.turnOverhead in TypeScript)."""
+        before, after = self.layout["query"].split("{question}")
+        query = len(self.tok.encode(before[:-1] if before.endswith(" ") else before)) + len(self.tok.encode(after))
+        return max(len(self.self_speak_ids()), query)
+
     def query_ids(self, question: str) -> list[int]:
         before, after = self.layout["query"].split("{question}")
         text = clean_question(question)

@@ -10,7 +10,67 @@ import numpy as np
 import torch
 
 from .layout import Layout
-from .model import Decoder, FrameEncoder
+from .model import Decoder, FrameEncoder, KvShift
+
+MAX_QUESTION_TOKENS = 256  # as src/engine/liveSession.ts: what a frame reserves for a question
+
+
+class CachePolicy:
+    """What each cached position holds, and which to evict when the budget would be
+    exceeded (mirrors CachePolicy in src/engine/kvCache.ts). Groups in cache order:
+    the start prompt ("sink", never evicted), one frame (its interval token and
+    embeddings), or text (consecutive turns). Evicts at least a quarter of the
+    budget at once: frames first, oldest first, unless text holds more than half
+    the budget, then the oldest text first."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.groups: list[list] = []   # [kind, length]
+
+    @property
+    def length(self) -> int:
+        return sum(n for _, n in self.groups)
+
+    def record(self, kind: str, n: int) -> None:
+        if n == 0:
+            return
+        if kind == "text" and self.groups and self.groups[-1][0] == "text":
+            self.groups[-1][1] += n
+        else:
+            self.groups.append([kind, n])
+
+    def plan(self, needed: int):
+        """None (fits), "reset" (cannot fit), or (keep, delta, evicted frame tokens, evicted text tokens)."""
+        length = self.length
+        if length + needed <= self.budget:
+            return None
+        target = max(length + needed - self.budget, self.budget // 4)
+        gone = [False] * len(self.groups)
+        text_left = sum(n for k, n in self.groups if k == "text")
+        evicted = {"frame": 0, "text": 0}
+        oldest = lambda kind: next((i for i, (k, _) in enumerate(self.groups) if k == kind and not gone[i]), None)  # noqa: E731
+        while evicted["frame"] + evicted["text"] < target:
+            pick = oldest("text") if text_left > self.budget // 2 else None
+            pick = pick if pick is not None else oldest("frame")
+            pick = pick if pick is not None else oldest("text")
+            if pick is None:
+                break
+            kind, n = self.groups[pick]
+            gone[pick] = True
+            evicted[kind] += n
+            text_left -= n if kind == "text" else 0
+        if length - evicted["frame"] - evicted["text"] + needed > self.budget:
+            return "reset"
+        keep, delta, at, shift = [], [], 0, 0
+        for (kind, n), g in zip(self.groups, gone):
+            if g:
+                shift += n
+            else:
+                keep += range(at, at + n)
+                delta += [shift] * n
+            at += n
+        self.groups = [grp for grp, g in zip(self.groups, gone) if not g]
+        return keep, delta, evicted["frame"], evicted["text"]
 
 
 def preprocess(rgb: np.ndarray, rescale: float, mean, std) -> torch.Tensor:
@@ -24,9 +84,12 @@ def preprocess(rgb: np.ndarray, rescale: float, mean, std) -> torch.Tensor:
 
 class LiveReference:
     def __init__(self, encoder: FrameEncoder, decoder: Decoder, layout: Layout, threshold: float,
-                 max_new_tokens: int):
+                 max_new_tokens: int, budget: int | None = None):
+        """budget: the cache policy's token budget; None keeps every token (no checks)."""
         self.encoder, self.decoder, self.layout = encoder, decoder, layout
         self.threshold, self.max_new_tokens = threshold, max_new_tokens
+        self.policy = CachePolicy(budget) if budget else None
+        self.shift = KvShift(decoder.cfg)
         self.past = decoder.empty_past()
         self.kv_len = 0
         self.last_ids: list[int] = []
@@ -42,6 +105,34 @@ class LiveReference:
         self.kv_len += s
         return logits[0, -1]
 
+    def feed(self, spans: list[tuple[str, int]], embeds: torch.Tensor) -> torch.Tensor:
+        """forward() and the policy's record of what the new positions hold (one frame
+        with the interval token before it is one span)."""
+        if self.policy:
+            merged: list[list] = []
+            for kind, n in spans:
+                if merged and merged[-1][0] == kind:
+                    merged[-1][1] += n
+                else:
+                    merged.append([kind, n])
+            for kind, n in merged:
+                self.policy.record(kind, n)
+        return self.forward(embeds)
+
+    @torch.no_grad()
+    def make_room(self, t: float, needed: int) -> None:
+        plan = self.policy.plan(needed) if self.policy else None
+        if plan == "reset":
+            self.trace.append({"type": "contextReset", "t": t, "droppedTokens": self.kv_len})
+            self.past, self.kv_len, self.last_ids, self.policy.groups = self.decoder.empty_past(), 0, [], []
+        elif plan:
+            keep, delta, frames, text = plan
+            kt, dt = torch.tensor(keep), torch.tensor(delta)
+            self.past = [self.shift(k, v, kt, dt) for k, v in self.past]
+            self.kv_len = len(keep)
+            self.trace.append({"type": "compaction", "t": t, "evictedFrameTokens": frames,
+                               "evictedTextTokens": text, "keptTokens": len(keep)})
+
     def embed(self, ids: list[int]) -> torch.Tensor:
         return self.decoder.embed(torch.tensor([ids], dtype=torch.long))
 
@@ -52,9 +143,15 @@ class LiveReference:
             return self.last_ids + self.layout.after_eos_ids()
         return self.last_ids if for_frame else []
 
+    def prefix_spans(self, prefix: list[int]) -> list[tuple[str, int]]:
+        """The start prompt is the sink; a lone interval token belongs to the frame; else text (EOS, re-opening)."""
+        if self.kv_len == 0:
+            return [("sink", len(prefix))]
+        return [("frame" if prefix == [self.layout.interval] else "text", len(prefix))]
+
     @torch.no_grad()
-    def generate(self, prompt: list[int], t: float, trigger: str, question: str | None):
-        logits = self.forward(self.embed(prompt))
+    def generate(self, prompt: list[int], t: float, trigger: str, question: str | None, spans=None):
+        logits = self.feed(spans or [("text", len(prompt))], self.embed(prompt))
         out: list[int] = []
         while True:
             top2 = torch.topk(logits, 2).values
@@ -63,26 +160,31 @@ class LiveReference:
             out.append(nxt)
             if nxt == self.layout.eos or len(out) >= self.max_new_tokens:
                 break
-            logits = self.forward(self.embed([nxt]))
+            logits = self.feed([("text", 1)], self.embed([nxt]))
         self.last_ids = [self.layout.eos] if out[-1] == self.layout.eos else [out[-1], self.layout.eos]
         self.trace.append({"type": "say", "t": t, "trigger": trigger, "question": question, "ids": out})
 
     def answer(self, t: float, question: str):
-        prompt = self.pending_prefix(for_frame=False) + self.layout.query_ids(question)
-        self.generate(prompt, t, "question", question)
+        query = self.layout.query_ids(question)
+        self.make_room(t, len(self.pending_prefix(for_frame=False)) + len(query) + self.max_new_tokens)
+        prefix = self.pending_prefix(for_frame=False)
+        spans = self.prefix_spans(prefix) + [("text", len(query))]
+        self.generate(prefix + query, t, "question", question, spans)
 
     @torch.no_grad()
     def run(self, frames, questions: list[tuple[float, str]], pixel_fn):
         """frames: list of (t, rgb); questions: (t, text) sorted by t."""
         pending = list(questions)
+        turn_room = MAX_QUESTION_TOKENS + self.layout.turn_overhead() + self.max_new_tokens
         for t, rgb in frames:
             while pending and pending[0][0] < t:
                 qt, q = pending.pop(0)
                 self.answer(qt, q)
             frame_embeds = self.encoder(pixel_fn(rgb).unsqueeze(0))
+            self.make_room(t, len(self.pending_prefix(for_frame=True)) + frame_embeds.shape[1] + turn_room)
             prefix = self.pending_prefix(for_frame=True)
             embeds = torch.cat([self.embed(prefix), frame_embeds], dim=1) if prefix else frame_embeds
-            logits = self.forward(embeds)
+            logits = self.feed(self.prefix_spans(prefix) + [("frame", frame_embeds.shape[1])], embeds)
             probs = torch.softmax(logits, dim=-1)
             p_interval = float(probs[self.layout.interval])
             if pending and pending[0][0] <= t:
@@ -91,14 +193,17 @@ class LiveReference:
                     qt, q = pending.pop(0)
                     self.answer(t, q)
                 continue
+            # How far the decision is from flipping: P(interval) against the threshold and,
+            # above it, against the likeliest other token (which other token leads does not matter).
+            other = float(torch.cat([probs[:self.layout.interval], probs[self.layout.interval + 1:]]).max())
+            margin = abs(p_interval - self.threshold) if p_interval < self.threshold else \
+                min(p_interval - self.threshold, abs(p_interval - other))
             if p_interval < self.threshold:
                 probs[self.layout.interval] = 0
-            top2 = torch.topk(probs, 2).values
             decision_id = int(torch.argmax(probs))
             speak = decision_id != self.layout.interval
             self.trace.append({"type": "frame", "t": t, "pInterval": p_interval,
-                               "decision": "speak" if speak else "silent",
-                               "margin": min(float(top2[0] - top2[1]), abs(p_interval - self.threshold))})
+                               "decision": "speak" if speak else "silent", "margin": margin})
             if speak:
                 self.generate(self.layout.self_speak_ids(), t, "self", None)
             else:

@@ -293,6 +293,26 @@ class Decoder(nn.Module):
         return [(z, z) for _ in range(self.cfg.cache_layers)]
 
 
+class KvShift(nn.Module):
+    """The exported kv_shift.onnx: one cache layer compacted. Keeps the positions
+    `keep` of its keys and values and moves each kept key back by `delta` positions
+    (the evicted positions before it), so positions stay contiguous. RoPE is already
+    in the cached keys: moving a key by -delta is one more rotation by -delta
+    (rotations compose), done on the provider that holds the cache."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2).float() / cfg.head_dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def forward(self, key, value, keep, delta):
+        """key, value [B,Hkv,T,Dh]; keep [K] int64 positions; delta [K] int64 -> [B,Hkv,K,Dh] each."""
+        k = key.index_select(2, keep)
+        freqs = -delta.float().unsqueeze(-1) * self.inv_freq
+        emb = torch.cat([freqs, freqs], dim=-1)
+        return k * emb.cos() + rotate_half(k) * emb.sin(), value.index_select(2, keep)
+
+
 # ------------------------------------------------------------------ test fixtures' frame encoder
 class FrameEncoder(nn.Module):
     """Small CNN; one global (CLS-like) token plus a grid of average-pooled tokens,

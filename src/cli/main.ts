@@ -9,6 +9,7 @@ import { parseAsk, runStream } from './run.js';
 import { exportCaptions } from './captions.js';
 import { doctor } from './doctor.js';
 import { obsSetup } from './obsSetup.js';
+import { soak } from './soak.js';
 import { runDaemon } from './start.js';
 
 const USAGE = `usage: cocaster <command> [options]
@@ -22,12 +23,16 @@ commands:
   captions [--session ID] [--format srt|vtt] [--config FILE]
                              a session's commentary as subtitles (default: the latest session, srt)
   run --source SRC           run on a source: file:PATH, url:URL, obs, obs-stream, demo
-      [--model DIR] [--ask SECONDS:TEXT]... [--threshold X] [--ep EP] [--fast] [--loop] [--jsonl OUT]
+      [--model DIR] [--ask SECONDS:TEXT]... [--threshold X] [--context N] [--ep EP] [--fast] [--loop] [--jsonl OUT]
       [--obs-url ws://127.0.0.1:4455] [--obs-password PW (or env OBS_PASSWORD)] [--pause-scene NAME]...
   bench [--json] [--model DIR] [--frames N] [--ep EP]
                              benchmark the engine on a fixed synthetic stream
-  eval [--model DIR] [--episodes N] [--seed S] [--threshold X] [--json]
-                             score the model on held-out arena matches (seeds >= 100000;
+  soak [--hours H] [--source demo|file:PATH] [--model DIR] [--context N] [--ep EP] [--json]
+                             hours of video (looped, as fast as possible) through the engine:
+                             context resets, compactions, fps and memory per 10 minutes
+  eval [--model DIR] [--episodes N] [--seed S] [--threshold X] [--matches-per-stream K] [--context N] [--json]
+                             score the model on held-out arena matches (seeds >= 100000; K matches
+                             back to back in one stream, to score it across compactions;
                              needs python3 with numpy and Pillow for the world generator)
 
 EP: auto (default), webgpu, cuda, dml, coreml, cpu`;
@@ -39,6 +44,14 @@ function parseThreshold(value: string | undefined): number | undefined {
   const x = Number(value);
   if (!Number.isFinite(x) || x < 0 || x > 1) throw new UserError(`--threshold must be a number from 0 to 1, got '${value}'`);
   return x;
+}
+
+/** The KV cache's token budget; the engine checks it against the model's range. */
+function parseContext(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--context must be a positive integer (tokens), got '${value}'`);
+  return n;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -58,12 +71,15 @@ async function main(argv: string[]): Promise<void> {
       model: { type: 'string' },
       ask: { type: 'string', multiple: true },
       threshold: { type: 'string' },
+      context: { type: 'string' },
       ep: { type: 'string', default: 'auto' },
       fast: { type: 'boolean', default: false },
       loop: { type: 'boolean', default: false },
       jsonl: { type: 'string' },
       json: { type: 'boolean', default: false },
       frames: { type: 'string', default: '600' },
+      hours: { type: 'string', default: '4' },
+      'matches-per-stream': { type: 'string', default: '1' },
       episodes: { type: 'string', default: '20' },
       seed: { type: 'string', default: '424242' },
       config: { type: 'string' },
@@ -99,8 +115,9 @@ async function main(argv: string[]): Promise<void> {
       // The password may come from the environment, keeping it out of the process list.
       const obsPassword = values['obs-password'] ?? process.env.OBS_PASSWORD;
       const threshold = parseThreshold(values.threshold);
+      const context = parseContext(values.context);
       await runStream({
-        source, modelDir, ep, fast: values.fast!, loop: values.loop!, logger, threshold, jsonl: values.jsonl,
+        source, modelDir, ep, fast: values.fast!, loop: values.loop!, logger, threshold, context, jsonl: values.jsonl,
         asks: (values.ask ?? []).map(parseAsk),
         obs: { url: values['obs-url']!, password: obsPassword },
         pauseScenes: values['pause-scene'] ?? [],
@@ -114,6 +131,13 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
       return;
     }
+    case 'soak': {
+      const hours = Number(values.hours);
+      if (!Number.isFinite(hours) || hours <= 0) throw new UserError(`--hours must be a positive number, got '${values.hours}'`);
+      const result = await soak({ modelDir, source: values.source ?? 'demo', hours, ep, context: parseContext(values.context), logger });
+      process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
+      return;
+    }
     case 'eval': {
       const episodes = Number(values.episodes);
       const seed = Number(values.seed);
@@ -121,7 +145,9 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isInteger(seed)) throw new UserError(`--seed must be an integer, got '${values.seed}'`);
       checkEvalSeed(seed); // before the model loads, so a wrong seed costs nothing and says one line
       const threshold = parseThreshold(values.threshold);
-      const result = await evaluate({ modelDir, episodes, seed, ep, logger, threshold });
+      const matchesPerStream = Number(values['matches-per-stream']);
+      if (!Number.isInteger(matchesPerStream) || matchesPerStream < 1) throw new UserError(`--matches-per-stream must be a positive integer, got '${values['matches-per-stream']}'`);
+      const result = await evaluate({ modelDir, episodes, seed, ep, logger, threshold, matchesPerStream, context: parseContext(values.context) });
       process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
       return;
     }

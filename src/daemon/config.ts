@@ -21,6 +21,8 @@ export const DaemonConfigSchema = z
     ep: z.enum(EXECUTION_PROVIDERS).default('auto'),
     /** Talkativeness; default: the model's own. */
     threshold: z.number().min(0).max(1).optional(),
+    /** The KV cache's token budget (older frames are evicted beyond it); default: the model's maxContext. */
+    context: z.number().int().positive().optional(),
     server: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),

@@ -40,7 +40,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningPipeline>
   if (plugins.length > 0) outputs.push(pluginHostOutput(plugins));
   const password = config.obs.password ?? process.env.OBS_PASSWORD;
   return startPipeline({
-    source: config.source, fast: false, loop: true, modelDir: config.model ?? defaultModelDir(), ep: config.ep, threshold: config.threshold,
+    source: config.source, fast: false, loop: true, modelDir: config.model ?? defaultModelDir(), ep: config.ep, threshold: config.threshold, context: config.context,
     obs: { url: config.obs.url, udpPort: config.obs.udpPort, password }, pauseScenes: config.obs.pauseScenes, outputs, logger,
   });
 }
@@ -59,6 +59,8 @@ export interface RunOptions {
   modelDir: string;
   ep: ExecutionProviderChoice;
   threshold?: number;
+  /** The KV cache's token budget; default: the model's maxContext. */
+  context?: number;
   fast: boolean;
   loop: boolean;
   asks: ReadonlyArray<{ t: number; text: string }>;

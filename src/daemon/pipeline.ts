@@ -21,6 +21,8 @@ export interface PipelineOptions {
   ep: ExecutionProviderChoice;
   /** Talkativeness; default: the model's own. */
   threshold?: number;
+  /** The KV cache's token budget; default: the model's maxContext. */
+  context?: number;
   /** For the obs and obs-stream sources. */
   obs: Omit<ObsOptions, 'onStatus'>;
   /** Program scenes during which commentary pauses. */
@@ -70,7 +72,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<RunningPipel
     const loaded = model;
     const bus = new EventBus(logger);
     publish = (e) => bus.publish(e);
-    const session = new LiveSession(loaded, (e) => bus.publish(e), { threshold: opts.threshold });
+    const session = new LiveSession(loaded, (e) => bus.publish(e), { threshold: opts.threshold, context: opts.context });
     const loop = new EngineLoop(session, bus);
     const moderation = new ProvidedSlot<QuestionModeration>();
     const transcript = new ProvidedSlot<TranscriptProvider>();

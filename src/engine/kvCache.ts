@@ -1,5 +1,19 @@
 import * as ort from 'onnxruntime-node';
 
+/** What a cached position holds: the start prompt (the attention sink, never
+ * evicted), a frame (its embeddings and the interval token before it), or text
+ * (questions, answers, own lines, the markers around them). */
+export type SpanKind = 'sink' | 'frame' | 'text';
+
+/** Positions to keep, in cache order, and how far back each moves (the evicted
+ * positions before it), so positions stay contiguous. */
+export interface Compaction {
+  keep: number[];
+  delta: number[];
+  evictedFrameTokens: number;
+  evictedTextTokens: number;
+}
+
 /** What a LiveSession itself needs of a KV cache; only the model reads and
  * writes its contents (a test's fake model brings its own). */
 export interface SessionKvCache {
@@ -7,14 +21,102 @@ export interface SessionKvCache {
   readonly length: number;
   /** Where the cache lives, e.g. 'cpu' or 'gpu-buffer'. */
   readonly location: string;
+  /** Whether compact() works (the package ships kv_shift.onnx). */
+  readonly canCompact: boolean;
   /** Empties the cache (the stream starts over). */
   reset(): void;
+  /** Keeps plan.keep and moves those keys back by plan.delta, on the cache's device. */
+  compact(plan: Compaction): Promise<void>;
+}
+
+/** What makeRoom did. */
+export type RoomOutcome =
+  | { kind: 'fits' }
+  | { kind: 'compacted'; plan: Compaction; keptTokens: number }
+  | { kind: 'reset'; droppedTokens: number };
+
+/**
+ * The cache policy for hours-long streams (StreamingLLM's sink + window, with
+ * StreamingVLM's longer life for text): a token budget; the start prompt always
+ * stays; when the next step would exceed the budget, at least a quarter of it is
+ * evicted at once (amortised), whole frames first, oldest first, unless text
+ * holds more than half the budget, then its oldest turns first. A cache that
+ * cannot compact starts over instead, as does one where even that leaves too
+ * little room. Mirrored by CachePolicy in scripts/cocaster_model/live.py.
+ */
+export class CachePolicy {
+  /** Spans in cache order: the sink, one frame each, merged consecutive text. */
+  private spans: Array<{ kind: SpanKind; length: number }> = [];
+
+  constructor(
+    private readonly cache: SessionKvCache,
+    readonly budget: number,
+  ) {}
+
+  /** Notes what the positions the last forward appended hold. */
+  record(kind: SpanKind, length: number): void {
+    if (length === 0) return;
+    const last = this.spans.at(-1);
+    if (kind === 'text' && last?.kind === 'text') last.length += length;
+    else this.spans.push({ kind, length });
+  }
+
+  /** Tokens of each kind held. */
+  tokens(kind: SpanKind): number {
+    return this.spans.reduce((n, s) => n + (s.kind === kind ? s.length : 0), 0);
+  }
+
+  /** Makes room for `needed` more positions within the budget. */
+  async makeRoom(needed: number): Promise<RoomOutcome> {
+    const length = this.cache.length;
+    if (length + needed <= this.budget) return { kind: 'fits' };
+    const plan = this.cache.canCompact ? this.plan(length + needed - this.budget) : undefined;
+    if (!plan) {
+      this.cache.reset();
+      this.spans = [];
+      return { kind: 'reset', droppedTokens: length };
+    }
+    await this.cache.compact(plan);
+    return { kind: 'compacted', plan, keptTokens: plan.keep.length };
+  }
+
+  /** Which spans go; undefined when evicting all but the sink still leaves no room. */
+  private plan(overflow: number): Compaction | undefined {
+    const target = Math.max(overflow, Math.floor(this.budget / 4));
+    const gone = this.spans.map(() => false);
+    const oldest = (kind: SpanKind) => this.spans.findIndex((s, i) => s.kind === kind && !gone[i]);
+    let textLeft = this.tokens('text');
+    const evicted = { frame: 0, text: 0, sink: 0 };
+    while (evicted.frame + evicted.text < target) {
+      let pick = textLeft > Math.floor(this.budget / 2) ? oldest('text') : -1;
+      if (pick < 0) pick = oldest('frame');
+      if (pick < 0) pick = oldest('text');
+      if (pick < 0) break;
+      const span = this.spans[pick]!;
+      gone[pick] = true;
+      evicted[span.kind] += span.length;
+      if (span.kind === 'text') textLeft -= span.length;
+    }
+    if (evicted.frame + evicted.text < overflow) return undefined;
+    const keep: number[] = [];
+    const delta: number[] = [];
+    let at = 0;
+    let shift = 0;
+    this.spans.forEach((s, i) => {
+      if (gone[i]) shift += s.length;
+      else for (let p = at; p < at + s.length; p++) keep.push(p), delta.push(shift);
+      at += s.length;
+    });
+    this.spans = this.spans.filter((_, i) => !gone[i]);
+    return { keep, delta, evictedFrameTokens: evicted.frame, evictedTextTokens: evicted.text };
+  }
 }
 
 /**
  * The decoder's past keys and values: the only long-lived state of a stream.
  * Tensors may live on the GPU (WebGPU); replaced tensors are disposed at once so
- * device memory does not grow. Compaction for multi-hour streams hooks in here.
+ * device memory does not grow. Compaction runs the package's kv_shift graph on
+ * the same provider, so a gpu-buffer cache never leaves the device.
  */
 export class KvCache implements SessionKvCache {
   private tensors: Map<string, ort.Tensor>;
@@ -25,8 +127,14 @@ export class KvCache implements SessionKvCache {
     private readonly numLayers: number,
     private readonly numKvHeads: number,
     private readonly headDim: number,
+    /** kv_shift.onnx, if the package has it. */
+    private readonly shifter?: ort.InferenceSession,
   ) {
     this.tensors = this.empty();
+  }
+
+  get canCompact(): boolean {
+    return this.shifter !== undefined;
   }
 
   private empty(): Map<string, ort.Tensor> {
@@ -53,6 +161,25 @@ export class KvCache implements SessionKvCache {
     this.disposeAll();
     this.tensors = next;
     this.length += added;
+  }
+
+  /** One kv_shift run per layer: gathers the kept positions and re-rotates their keys. */
+  async compact(plan: Compaction): Promise<void> {
+    if (!this.shifter) throw new Error('this model package has no kv_shift graph');
+    const n = plan.keep.length;
+    const keep = new ort.Tensor('int64', BigInt64Array.from(plan.keep, BigInt), [n]);
+    const delta = new ort.Tensor('int64', BigInt64Array.from(plan.delta, BigInt), [n]);
+    const next = new Map<string, ort.Tensor>();
+    for (let i = 0; i < this.numLayers; i++) {
+      const key = this.tensors.get(`past_key_values.${i}.key`)!;
+      const value = this.tensors.get(`past_key_values.${i}.value`)!;
+      const out = await this.shifter.run({ key, value, keep, delta });
+      next.set(`past_key_values.${i}.key`, out.key_out!);
+      next.set(`past_key_values.${i}.value`, out.value_out!);
+    }
+    this.disposeAll();
+    this.tensors = next;
+    this.length = n;
   }
 
   /** Where the cache lives: 'gpu-buffer' on WebGPU once filled, else 'cpu'. */

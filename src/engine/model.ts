@@ -25,6 +25,8 @@ export class LiveModel {
     private readonly vision: ort.InferenceSession,
     private readonly embedTokens: ort.InferenceSession,
     private readonly decoder: ort.InferenceSession,
+    /** kv_shift.onnx: compacts the KV cache on the same provider (absent in older packages). */
+    private readonly kvShift: ort.InferenceSession | undefined,
   ) {}
 
   onTiming: TimingListener | undefined;
@@ -47,11 +49,12 @@ export class LiveModel {
       }
     }
     const threads = options.threads ?? (pkg.manifest.decoder.hiddenSize < 1024 ? 1 : undefined);
+    const shiftRequest = pkg.manifest.files.kvShift ? [{ path: pkg.file('kvShift'), deviceOutputs: ['key_out', 'value_out'] }] : [];
     const { provider, sessions } = await createSessions(
-      [{ path: pkg.file('visionEncoder') }, { path: pkg.file('embedTokens') }, { path: pkg.file('decoder'), deviceOutputs: presents }],
+      [{ path: pkg.file('visionEncoder') }, { path: pkg.file('embedTokens') }, { path: pkg.file('decoder'), deviceOutputs: presents }, ...shiftRequest],
       { ep: options.ep ?? 'auto', threads, logger: options.logger },
     );
-    const [vision, embed, decoder] = sessions as [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession];
+    const [vision, embed, decoder, kvShift] = sessions as [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession, ort.InferenceSession?];
     const f = pkg.manifest.files;
     checkSignature(vision, f.visionEncoder.path, [{ name: 'pixel_values', rank: 4, type: 'float32' }], [{ name: vision.outputNames[0] ?? '', rank: 3, type: 'float32' }]);
     checkSignature(embed, f.embedTokens.path, [{ name: 'input_ids', rank: 2, type: 'int64' }], [{ name: 'inputs_embeds', rank: 3, type: 'float32' }]);
@@ -66,13 +69,20 @@ export class LiveModel {
       ],
       [{ name: 'logits', rank: 3, type: 'float32' }, ...presents.map((name) => ({ name, rank: 4, type: 'float32' as const }))],
     );
+    if (kvShift) {
+      const kv = [{ name: 'key', rank: 4, type: 'float32' as const }, { name: 'value', rank: 4, type: 'float32' as const }];
+      const idx = [{ name: 'keep', rank: 1, type: 'int64' as const }, { name: 'delta', rank: 1, type: 'int64' as const }];
+      checkSignature(kvShift, f.kvShift!.path, [...kv, ...idx], kv.map((t) => ({ ...t, name: `${t.name}_out` })));
+    } else {
+      options.logger.info(`model package ${pkg.manifest.id} has no kv_shift graph: the stream starts over from the system prompt when its context is full`);
+    }
     options.logger.info(`execution provider: ${provider}`);
-    return new LiveModel(pkg, codec, provider, vision, embed, decoder);
+    return new LiveModel(pkg, codec, provider, vision, embed, decoder, kvShift);
   }
 
   newKvCache(): KvCache {
     const d = this.manifest.decoder;
-    return new KvCache(d.numLayers, d.numKeyValueHeads, d.headDim);
+    return new KvCache(d.numLayers, d.numKeyValueHeads, d.headDim, this.kvShift);
   }
 
   /** One RGB frame to its tokensPerFrame embeddings, flattened [K*D]. */
@@ -121,6 +131,6 @@ export class LiveModel {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.vision.release(), this.embedTokens.release(), this.decoder.release()]);
+    await Promise.all([this.vision.release(), this.embedTokens.release(), this.decoder.release(), this.kvShift?.release()]);
   }
 }

@@ -14,42 +14,75 @@ export interface EvalOptions {
   seed: number;
   ep: ExecutionProviderChoice;
   threshold?: number;
+  /** Matches played back to back in one stream (one LiveSession, one KV cache); 1 by default. */
+  matchesPerStream?: number;
+  /** The KV cache's token budget; default: the model's maxContext. */
+  context?: number;
   logger: Logger;
 }
 
+/** What the cache policy did in one stream. */
+interface StreamCount {
+  matches: number;
+  videoMinutes: number;
+  compactions: number;
+  contextResets: number;
+}
+
 /** Renders held-out arena matches, runs the real engine through the same decode
- * path as `cocaster run`, and scores what it said. */
+ * path as `cocaster run`, and scores what it said. With matchesPerStream > 1 the
+ * matches follow each other in one stream, as hours of a broadcast would: the
+ * KV cache carries over and its policy evicts the earlier matches. */
 export async function evaluate(opts: EvalOptions) {
   const model = await LiveModel.load(opts.modelDir, { ep: opts.ep, logger: opts.logger });
   const { vision } = model.manifest;
+  const perStream = opts.matchesPerStream ?? 1;
   const work = mkdtempSync(join(tmpdir(), 'cocaster-eval-'));
   try {
     opts.logger.info(`rendering ${opts.episodes} matches from seed ${opts.seed}…`);
     await generateMatches(opts.seed, opts.episodes, work, vision.fps, vision.width);
     const scores: MatchScore[] = [];
+    const streams: StreamCount[] = [];
     let frames = 0;
     let engineMs = 0;
+    // The match being played: where its lines go, and its start in stream time.
+    let match = { spoken: [] as SpokenLine[], questionIndex: new Map<string, number>(), offset: 0 };
+    let session: LiveSession | undefined;
     for (let i = 0; i < opts.episodes; i++) {
+      if (i % perStream === 0) {
+        const stream: StreamCount = { matches: 0, videoMinutes: 0, compactions: 0, contextResets: 0 };
+        streams.push(stream);
+        match.offset = 0;
+        session = new LiveSession(model, (e) => {
+          if (e.type === 'compaction') stream.compactions++;
+          if (e.type === 'contextReset') stream.contextResets++;
+          if (e.type !== 'say') return;
+          const frame = Math.round((e.t - match.offset) * vision.fps);
+          match.spoken.push({ frame, text: e.text, trigger: e.trigger, ...(e.questionId ? { questionIndex: match.questionIndex.get(e.questionId)! } : {}) });
+        }, { threshold: opts.threshold, context: opts.context });
+      }
+      const stream = streams.at(-1)!;
       const seed = opts.seed + i;
       const { video, ref } = readMatch(work, seed);
       const spoken: SpokenLine[] = [];
-      const questionIndex = new Map<string, number>();
-      const session = new LiveSession(model, (e) => {
-        if (e.type === 'say') spoken.push({ frame: Math.round(e.t * vision.fps), text: e.text, trigger: e.trigger, ...(e.questionId ? { questionIndex: questionIndex.get(e.questionId)! } : {}) });
-      }, { threshold: opts.threshold });
+      match = { spoken, questionIndex: new Map(), offset: match.offset };
+      const { offset } = match;
       ref.turns.filter((t) => t.role === 'user').forEach((q, idx) => {
         // Asked while the question's frame is on screen: answered after that frame.
-        questionIndex.set(session.ask((q.frame + 0.4) / vision.fps, q.text).id, idx);
+        match.questionIndex.set(session!.ask(offset + (q.frame + 0.4) / vision.fps, q.text).id, idx);
       });
       let count = 0;
       const start = performance.now();
       for await (const frame of fileSource(video, vision, { fast: true }).frames()) {
-        await session.pushFrame(frame);
+        await session!.pushFrame({ ...frame, t: offset + frame.t });
         count++;
       }
-      await session.finish(count / vision.fps);
+      await session!.finish(offset + count / vision.fps);
       engineMs += performance.now() - start;
       frames += count;
+      match.offset = offset + count / vision.fps;
+      stream.matches++;
+      stream.videoMinutes = Math.round((match.offset / 60) * 10) / 10;
       const score = scoreMatch(ref, spoken, vision.fps, count);
       logAnswers(opts.logger, ref, spoken);
       logMissedGoals(opts.logger, ref, spoken, vision.fps);
@@ -62,7 +95,11 @@ export async function evaluate(opts: EvalOptions) {
       episodes: opts.episodes,
       seed: opts.seed,
       threshold: opts.threshold ?? model.manifest.generation.threshold,
+      matchesPerStream: perStream,
       ...aggregate(scores),
+      contextResets: streams.reduce((n, s) => n + s.contextResets, 0),
+      compactions: streams.reduce((n, s) => n + s.compactions, 0),
+      streams,
       fps: Math.round((frames / engineMs) * 1000 * 10) / 10,
     };
   } finally {

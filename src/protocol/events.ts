@@ -12,12 +12,14 @@ export type EngineEvent =
   | { type: 'speechStart'; t: number; trigger: SpeechTrigger; questionId?: string }
   | { type: 'speechDelta'; t: number; text: string }
   | { type: 'say'; t: number; text: string; trigger: SpeechTrigger; tokenIds: number[]; questionId?: string }
-  | { type: 'contextReset'; t: number; droppedTokens: number };
+  | { type: 'contextReset'; t: number; droppedTokens: number }
+  /** The KV cache reached its budget and evicted old frames (and text): the stream goes on. */
+  | { type: 'compaction'; t: number; evictedFrameTokens: number; evictedTextTokens: number; keptTokens: number };
 
 export type EngineEventListener = (event: EngineEvent) => void;
 
 /** The engine's event types, for outputs that keep only those (the JSONL log). */
-export const ENGINE_EVENT_TYPES: ReadonlySet<string> = new Set<EngineEvent['type']>(['frame', 'question', 'speechStart', 'speechDelta', 'say', 'contextReset']);
+export const ENGINE_EVENT_TYPES: ReadonlySet<string> = new Set<EngineEvent['type']>(['frame', 'question', 'speechStart', 'speechDelta', 'say', 'contextReset', 'compaction']);
 
 export const isEngineEvent = (event: { type: string }): event is EngineEvent => ENGINE_EVENT_TYPES.has(event.type);
 
