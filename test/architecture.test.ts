@@ -54,6 +54,12 @@ describe('the import graph follows the pipeline', () => {
     expect(pluginImports.map((i) => i.target)).toContain('src/plugin-api/index.js');
   });
 
+  it('the VS Code extension imports only its own files, the wire types, vscode and Node', () => {
+    const foreign = imports('plugin/src').filter((i) => !/^(plugin\/src\/|src\/protocol\/index\.js$|vscode$|node:)/.test(i.target));
+    expect(foreign).toEqual([]);
+    expect(imports('plugin/src').map((i) => i.target)).toContain('src/protocol/index.js');
+  });
+
   it('production code never reaches into the tests, by import or by path', () => {
     expect(violations('src', /^test\//)).toEqual([]);
     expect(sources('src').filter((f) => /['"`][^'"`]*test\/fixtures/.test(readFileSync(join(ROOT, f), 'utf8')))).toEqual([]);

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { clock, parseThreshold, redact, statusBarView } from '../../plugin/src/viewState.js';
+import type { DaemonStatus } from '../../src/protocol/index.js';
+
+const status = {
+  source: 'demo test pattern', sourceState: 'running', model: 'tiny-random', executionProvider: 'cpu', fps: 1.96, latencyMs: 40,
+  threshold: 0.9, paused: false, sessionId: 3, videoTime: 12,
+} as DaemonStatus; // the fields the status bar reads
+
+describe('the extension view state', () => {
+  it('status bar: live, paused, offline', () => {
+    expect(statusBarView(status)).toMatchObject({ state: 'live', text: '$(broadcast) cocaster: live · 2.0 fps · tiny-random' });
+    expect(statusBarView({ ...status, paused: true }).text).toBe('$(debug-pause) cocaster: paused · 2.0 fps · tiny-random');
+    expect(statusBarView(undefined, 'not reachable')).toEqual({ state: 'offline', text: '$(debug-disconnect) cocaster: offline', tooltip: 'not reachable' });
+  });
+
+  it('talkativeness input: 0..1 only', () => {
+    expect(parseThreshold(' 0.5 ')).toBe(0.5);
+    expect(parseThreshold('1')).toBe(1);
+    for (const bad of ['', '1.01', '-0.1', 'x', 'NaN']) expect(typeof parseThreshold(bad)).toBe('string');
+  });
+
+  it('redacts tokens from log lines, keeping the rest', () => {
+    expect(redact('overlay:       http://127.0.0.1:4480/overlay/?token=abc-DEF_1&size=3')).toBe('overlay:       http://127.0.0.1:4480/overlay/?token=…&size=3');
+    expect(redact('control panel: http://127.0.0.1:4480/#token=xyz')).toBe('control panel: http://127.0.0.1:4480/#token=…');
+  });
+
+  it('video clock', () => {
+    expect(clock(0)).toBe('0:00');
+    expect(clock(65.9)).toBe('1:05');
+    expect(clock(3600)).toBe('60:00');
+  });
+});
