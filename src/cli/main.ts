@@ -8,7 +8,9 @@ import { evaluate } from '../eval/evaluate.js';
 import { parseAsk, runStream } from './run.js';
 import { exportCaptions } from './captions.js';
 import { doctor } from './doctor.js';
+import { modelsCommand, modelStore } from './models.js';
 import { obsSetup } from './obsSetup.js';
+import { resolveModel } from '../models/store.js';
 import { soak } from './soak.js';
 import { runDaemon } from './start.js';
 
@@ -20,6 +22,9 @@ commands:
   doctor [--config FILE] [--model DIR]
                              check ffmpeg, model files, execution providers, port, OBS; say what to fix
   obs setup [--config FILE]  create or update the Browser Source "cocaster overlay" in OBS's current scene
+  models list | add DIR | pull URL | verify ID|DIR [--ep EP] | remove ID
+                             installed model packages ($COCASTER_MODELS, else the config dir's models/);
+                             pull downloads (resumable, every sha256 checked); --model ID uses one
   captions [--session ID] [--format srt|vtt] [--config FILE]
                              a session's commentary as subtitles (default: the latest session, srt)
   run --source SRC           run on a source: file:PATH, url:URL, obs, obs-stream, demo
@@ -56,9 +61,11 @@ function parseContext(value: string | undefined): number | undefined {
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...afterCommand] = argv;
-  // `obs setup`: a command with a sub-command.
-  const sub = command === 'obs' ? afterCommand[0] : undefined;
-  const rest = command === 'obs' ? afterCommand.slice(1) : afterCommand;
+  // `obs setup`, `models list|add|pull|verify|remove`: commands with a sub-command (and an argument).
+  const hasSub = command === 'obs' || command === 'models';
+  const sub = hasSub ? afterCommand[0] : undefined;
+  const subArg = command === 'models' && afterCommand[1] && !afterCommand[1].startsWith('--') ? afterCommand[1] : undefined;
+  const rest = hasSub ? afterCommand.slice(subArg === undefined ? 1 : 2) : afterCommand;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE + '\n');
     return;
@@ -91,17 +98,21 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   const ep = parseExecutionProvider(values.ep!);
-  const modelDir = values.model ?? defaultModelDir();
+  // --model takes a package folder or the id of an installed one (cocaster models list).
+  const modelDir = values.model === undefined ? defaultModelDir() : resolveModel(values.model, modelStore());
   switch (command) {
     case 'start':
       await runDaemon(values.config, logger);
       return;
     case 'doctor': {
-      const { lines, ok } = await doctor(values.config, values.model);
+      const { lines, ok } = await doctor(values.config, values.model === undefined ? undefined : modelDir);
       process.stdout.write(lines.join('\n') + '\n');
       if (!ok) process.exitCode = 1;
       return;
     }
+    case 'models':
+      await modelsCommand(sub, subArg, ep, logger);
+      return;
     case 'obs':
       if (sub !== 'setup') throw new UserError(`unknown obs command '${sub ?? ''}' (try: cocaster obs setup)`);
       process.stdout.write((await obsSetup(values.config)) + '\n');

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { loadOrCreateTokens, TOKENS_FILE, type Tokens } from '../auth/tokens.js';
 import type { ObsOptions } from '../capture/index.js';
 import { defaultModelDir, type ExecutionProviderChoice } from '../engine/index.js';
+import { openStore, resolveModel } from '../models/store.js';
 import { consoleOutput } from '../outputs/console/consoleOutput.js';
 import { jsonlOutput } from '../outputs/jsonl/jsonlOutput.js';
 import type { OutputPlugin } from '../outputs/plugin.js';
@@ -40,7 +41,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningPipeline>
   if (plugins.length > 0) outputs.push(pluginHostOutput(plugins));
   const password = config.obs.password ?? process.env.OBS_PASSWORD;
   return startPipeline({
-    source: config.source, fast: false, loop: true, modelDir: config.model ?? defaultModelDir(), ep: config.ep, threshold: config.threshold, context: config.context,
+    source: config.source, fast: false, loop: true, modelDir: config.model === undefined ? defaultModelDir() : resolveModel(config.model, openStore(opts.configDir)), ep: config.ep, threshold: config.threshold, context: config.context,
     obs: { url: config.obs.url, udpPort: config.obs.udpPort, password }, pauseScenes: config.obs.pauseScenes, outputs, logger,
   });
 }
