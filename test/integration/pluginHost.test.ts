@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DaemonStatus } from '../../src/protocol/index.js';
@@ -14,8 +16,18 @@ describe('the plugin host in a running daemon', () => {
   let daemon: DaemonProcess;
   const samples: Array<{ wall: number; status: DaemonStatus }> = [];
   let lines: () => string[];
+  // The README's example plugin (webhook) posts here.
+  const hooked: Array<{ type: string; text?: string }> = [];
+  let hook: Server;
 
   beforeAll(async () => {
+    hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => (hooked.push(JSON.parse(body) as { type: string }), res.end()));
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
     process.env.OBS_PASSWORD = SECRETS.obsEnv;
     process.env.TWITCH_TOKEN = SECRETS.twitchEnv;
     daemon = await startDaemonProcess(
@@ -23,8 +35,8 @@ describe('the plugin host in a running daemon', () => {
         outputs: ['server'],
         obs: { password: SECRETS.obsConfig },
         twitch: { channel: 'somechannel', token: SECRETS.twitchConfig },
-        plugins: ['good', 'throws', 'exits', 'spins', 'secrets'].map(fixture),
-        pluginSettings: { good: { question: 'What colour is the card?', askAfterFrames: 4 }, secrets: { label: 'plain' } },
+        plugins: ['good', 'throws', 'exits', 'spins', 'secrets', 'webhook'].map(fixture),
+        pluginSettings: { good: { question: 'What colour is the card?', askAfterFrames: 4 }, secrets: { label: 'plain' }, webhook: { url: hookUrl } },
       }),
     );
     lines = () => daemon.stderr().split('\n');
@@ -39,6 +51,7 @@ describe('the plugin host in a running daemon', () => {
 
   afterAll(async () => {
     const code = await daemon?.stop();
+    hook?.close();
     expect(code).toBe(0);
   }, 30_000);
 
@@ -62,6 +75,12 @@ describe('the plugin host in a running daemon', () => {
     await until(() => daemon.stderr().includes(`plugin good: answer to ${asked![1]}: `), 'the answer to the plugin question', 20_000);
     const transcript = (await (await fetch(`${daemon.base}/api/transcript`, { headers: { Authorization: `Bearer ${daemon.tokens.overlay}` } })).json()) as { lines: Array<{ role: string; text: string; asker: string | null }> };
     expect(transcript.lines).toContainEqual(expect.objectContaining({ role: 'user', text: 'What colour is the card?', asker: 'good' }));
+  });
+
+  it("the README's example webhook plugin posts the spoken lines and the question", () => {
+    expect(hooked.filter((e) => e.type === 'say').length).toBeGreaterThan(5);
+    expect(hooked).toContainEqual(expect.objectContaining({ type: 'question', text: 'What colour is the card?', asker: 'good' }));
+    expect(lines().filter((l) => l.startsWith('warn: plugin webhook:'))).toEqual([]);
   });
 
   /** The delays of the restart lines of one plugin, which must be its only error lines. */

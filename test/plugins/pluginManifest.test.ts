@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { satisfies } from '../../src/plugins/engineRange.js';
@@ -137,5 +137,19 @@ describe('a plugin host environment', () => {
       NODE_OPTIONS: '--require /evil.js', GITHUB_TOKEN: 'g', AWS_SECRET_ACCESS_KEY: 'a',
     });
     expect(env).toEqual({ PATH: '/bin', HOME: '/home/u', LANG: 'C.UTF-8', TZ: 'UTC' });
+  });
+});
+
+describe("the README's plugin example", () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Writing a plugin'), readme.indexOf('### OBS text output'));
+  const blocks = [...section.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1], text: m[2] }));
+
+  it('is the webhook fixture plugin the tests run, code and manifest, within 30 lines', () => {
+    const dir = join(ROOT, 'test/fixtures/plugins/webhook');
+    expect(blocks.find((b) => b.lang === 'ts')?.text).toBe(readFileSync(join(dir, 'index.ts'), 'utf8'));
+    expect(blocks.find((b) => b.lang === 'json')?.text).toBe(readFileSync(join(dir, 'package.json'), 'utf8'));
+    expect(readFileSync(join(dir, 'index.ts'), 'utf8').trim().split('\n').length).toBeLessThanOrEqual(30);
+    expect(loadPlugins([dir], { webhook: { url: 'http://127.0.0.1:9/' } }, opts())[0]!.settings).toEqual({ url: 'http://127.0.0.1:9/' });
   });
 });
