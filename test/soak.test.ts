@@ -14,6 +14,7 @@ describe('cocaster soak', () => {
     const [block] = out.blocks;
     expect(block!.videoMinutes).toBe(10);
     expect(block!.fps).toBeGreaterThan(0);
+    expect(block!.cpuFps).toBeGreaterThan(0);
     expect(block!.rssMb).toBeGreaterThan(block!.heapMb!);
     expect(block!.cacheTokens).toBeLessThanOrEqual(512);
   }, 240_000);
