@@ -17,6 +17,8 @@ describe('daemon config', () => {
   it('rejects unknown keys and bad values with the field named', () => {
     expect(() => parseConfig({ server: { prot: 1 } }, 'c.json')).toThrow(/bad config c\.json: .*prot/);
     expect(() => parseConfig({ threshold: 2 }, 'c.json')).toThrow(/field 'threshold'/);
+    expect(() => parseConfig({ context: 1.5 }, 'c.json')).toThrow(/field 'context'/);
+    expect(parseConfig({ context: 1024 }, 'c.json').context).toBe(1024); // the KV cache budget, passed to the engine
     expect(() => parseConfig({ outputs: ['irc'] }, 'c.json')).toThrow(/field 'outputs\.0'/);
   });
 
