@@ -5,6 +5,7 @@
  * event loop stops the heartbeat and the daemon kills and restarts the host.
  */
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { BusEvent, CocasterPlugin, Disposable, PluginContext, PluginListener, SettingValue } from '../plugin-api/index.js';
 import { errorMessage, oneLine } from '../util/errors.js';
 import { HEARTBEAT_INTERVAL_MS, type ControlMethod, type FromHost, type ToHost } from './ipc.js';
@@ -135,5 +136,12 @@ process.on('uncaughtException', (err) => {
   process.exit(1);
 });
 process.on('unhandledRejection', (err) => send({ kind: 'log', level: 'error', message: `unhandled rejection: ${oneLine(errorMessage(err))}` }));
+// A host whose plugin blocks the event loop cannot notice its daemon dying (no
+// 'disconnect'); a thread of its own can, and ends the process rather than leave it spinning.
+new Worker(
+  `const { workerData } = require('node:worker_threads');
+   setInterval(() => { try { process.kill(workerData.daemon, 0); } catch { process.kill(process.pid, 'SIGKILL'); } }, 1000);`,
+  { eval: true, workerData: { daemon: process.ppid }, execArgv: [] },
+).unref();
 setInterval(() => send({ kind: 'heartbeat' }), HEARTBEAT_INTERVAL_MS);
 send({ kind: 'heartbeat' });

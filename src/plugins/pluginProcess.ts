@@ -1,4 +1,4 @@
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +46,7 @@ const HOST_MAIN = fileURLToPath(new URL('./hostMain.ts', import.meta.url));
 
 /** A real host process: Node with the TypeScript loader (plugins may be .ts), in the
  * plugin's folder, with an environment that carries none of the daemon's secrets. */
-export function forkHost(plugin: LoadedPlugin): HostChild {
+export function forkHost(plugin: LoadedPlugin): ChildProcess & HostChild {
   return fork(HOST_MAIN, [], {
     cwd: plugin.dir,
     env: pluginEnv(process.env),
