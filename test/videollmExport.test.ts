@@ -1,0 +1,121 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { LiveModel, LiveSession, type EngineEvent, type ExecutionProvider } from '../src/engine/index.js';
+import { Layout } from '../src/engine/layout.js';
+import { syntheticFrame } from '../src/engine/syntheticFrame.js';
+import { silentLogger } from '../src/util/log.js';
+import { ROOT, collect, tempDir } from './helpers.js';
+
+// The exporter runs on Debian's torch, which only /usr/bin/python3 sees.
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const SCRIPTS = join(ROOT, 'scripts');
+
+interface RefFrame { type: 'frame'; t: number; pInterval: number; decision: string }
+interface RefSay { type: 'say'; t: number; trigger: string; question: string | null; ids: number[] }
+interface Reference {
+  frames: { count: number; fps: number; width: number; height: number };
+  threshold: number;
+  questions: Array<{ t: number; text: string }>;
+  queryIds: number[][];
+  startIds: number[];
+  runs: Array<{ maxNewTokens: number; trace: Array<RefFrame | RefSay | { type: string }> }>;
+  precision: string;
+  tolerance: { pInterval: number | null; decisionAgreement: number; idsExact: boolean };
+}
+
+function python(args: string[], timeoutMs: number): { status: number | null; output: string } {
+  const r = spawnSync(PYTHON, args, { cwd: SCRIPTS, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+  return { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+}
+
+const probe = spawnSync(PYTHON, ['-c', 'import torch, onnx, numpy'], { encoding: 'utf8' });
+const noTorch = probe.status === 0 ? '' : (probe.stderr || 'python3 failed').trim().split('\n').at(-1)!;
+// CI installs the training stack and sets REQUIRE_TRAINING=1: a missing torch fails there instead of skipping.
+const skipExport = noTorch !== '' && process.env.REQUIRE_TRAINING !== '1';
+
+/** Replays one reference run through the engine, exactly as test/golden.test.ts replays a golden trace. */
+async function replay(model: LiveModel, ref: Reference, run: Reference['runs'][number]): Promise<EngineEvent[]> {
+  const { events, listener } = collect();
+  const session = new LiveSession(model, listener, { threshold: ref.threshold, maxNewTokens: run.maxNewTokens });
+  for (const q of ref.questions) session.ask(q.t, q.text);
+  const { count, fps, width, height } = ref.frames;
+  for (let k = 0; k < count; k++) await session.pushFrame({ t: k / fps, rgb: syntheticFrame(k, width, height) });
+  return events;
+}
+
+describe.skipIf(skipExport)('VideoLLM-online export of a small real-layout checkpoint', () => {
+  const work = tempDir('cocaster-videollm-');
+  const pkg = join(work, 'pkg');
+  let ref: Reference;
+
+  beforeAll(() => {
+    expect(noTorch, 'torch and onnx must import in /usr/bin/python3 (python3-torch, python3-onnx)').toBe('');
+    const gen = python(['-m', 'videollm.make_checkpoints', join(work, 'ckpt')], 150_000);
+    expect(gen.status, gen.output.slice(-3000)).toBe(0);
+    const c = join(work, 'ckpt');
+    const exp = python(['-m', 'videollm.export', '--llama', join(c, 'llama'), '--adapter', join(c, 'adapter'), '--siglip', join(c, 'siglip'),
+      '--out', pkg, '--id', 'videollm-small', '--max-new-tokens', '8'], 150_000);
+    expect(exp.status, exp.output.slice(-3000)).toBe(0);
+    ref = JSON.parse(readFileSync(join(pkg, 'reference.json'), 'utf8')) as Reference;
+  }, 300_000);
+
+  it('writes the real layout: <v> past the embedding rows, the interval token is "," (id 11)', () => {
+    const manifest = JSON.parse(readFileSync(join(pkg, 'model.json'), 'utf8')) as { decoder: { vocabSize: number }; tokens: Record<string, string> };
+    const tok = JSON.parse(readFileSync(join(pkg, 'tokenizer.json'), 'utf8')) as { added_tokens: Array<{ id: number; content: string }>; model: { vocab: Record<string, number> } };
+    expect(tok.added_tokens.find((t) => t.content === '<v>')?.id).toBe(manifest.decoder.vocabSize);
+    expect(tok.model.vocab[',']).toBe(11);
+    expect(manifest.tokens).toMatchObject({ eos: '<|eot_id|>', bos: '<|begin_of_text|>', interval: ',', framePlaceholder: '<v>' });
+    expect(ref.frames.count).toBeGreaterThanOrEqual(100);
+    expect(ref.questions).toHaveLength(3);
+    expect(ref.precision).toBe('fp32');
+  });
+
+  describe.each(['cpu', 'webgpu'] as ExecutionProvider[])('replayed on %s', (ep) => {
+    let model: LiveModel | string = 'not loaded';
+    beforeAll(async () => {
+      try {
+        model = await LiveModel.load(pkg, { ep, logger: silentLogger });
+      } catch (err) {
+        model = (err as Error).message;
+      }
+    }, 120_000);
+    afterAll(async () => {
+      if (typeof model !== 'string') await model.release();
+    });
+
+    /** Without a WebGPU adapter the webgpu cases are skipped, unless REQUIRE_WEBGPU=1 (as golden.test.ts). */
+    const loaded = (skip: TestContext['skip']): LiveModel => {
+      if (typeof model !== 'string') return model;
+      const missing = /adapter|not available on this machine/i.test(model);
+      if (ep === 'webgpu' && missing && process.env.REQUIRE_WEBGPU !== '1') skip(`no WebGPU here (REQUIRE_WEBGPU=1 makes this a failure): ${model}`);
+      throw new Error(`the package does not load on ${ep}: ${model}`);
+    };
+
+    it('tokenizes the layout exactly as the Python reference', ({ skip }) => {
+      const m = loaded(skip);
+      const layout = new Layout(m.codec, m.manifest);
+      expect([...layout.startIds]).toEqual(ref.startIds);
+      ref.questions.forEach((q, i) => expect(layout.queryIds(q.text)).toEqual(ref.queryIds[i]));
+    });
+
+    it('reproduces the reference: decisions, generated ids, |ΔP(interval)| <= 1e-4', { timeout: 600_000 }, async ({ skip }) => {
+      const m = loaded(skip);
+      for (const run of ref.runs) {
+        const events = await replay(m, ref, run);
+        const frames = events.filter((e) => e.type === 'frame');
+        const expected = run.trace.filter((e): e is RefFrame => e.type === 'frame');
+        expect(frames.map((e) => [e.t, e.decision])).toEqual(expected.map((e) => [e.t, e.decision]));
+        const worst = Math.max(...frames.map((e, i) => Math.abs(e.pInterval - expected[i]!.pInterval)));
+        expect(worst).toBeLessThanOrEqual(ref.tolerance.pInterval!);
+        const says = events.filter((e) => e.type === 'say');
+        const expectedSays = run.trace.filter((e): e is RefSay => e.type === 'say');
+        expect(says.map((e) => [e.t, e.trigger, e.tokenIds])).toEqual(expectedSays.map((e) => [e.t, e.trigger, e.ids]));
+        // The trace exercises silence, speech, all three questions and an answer at a frame's time.
+        expect(new Set(expected.map((e) => e.decision))).toEqual(new Set(['silent', 'speak', 'answer']));
+        expect(expectedSays.filter((e) => e.trigger === 'question')).toHaveLength(3);
+      }
+    });
+  });
+});
