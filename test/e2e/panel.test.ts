@@ -1,9 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionSummary, TranscriptLine } from '../../src/protocol/index.js';
 import { rawRequest, startDaemonProcess, testConfig, until, type DaemonProcess } from '../daemonHarness.js';
+import { ffmpegPath } from '../../src/capture/ffmpeg.js';
 import { runCli, tempDir } from '../helpers.js';
 import { launchChromium, skipBrowser } from './browser.js';
 
@@ -61,9 +63,19 @@ const get = async <T>(d: DaemonProcess, path: string, token = d.tokens.overlay):
   return JSON.parse(r.body) as T;
 };
 
+/** A short test-pattern video in a folder with a long name: a session recorded from
+ * it has a long unbreakable source, as real paths are (the dock must cut it). */
+function longNamedVideo(): string {
+  const dir = join(tempDir('cocaster-panel-video-'), 'a-recordings-folder-with-a-rather-long-name-as-people-have-them-2026-12-02');
+  mkdirSync(dir);
+  const file = join(dir, 'stream-2026-12-02_20-15-33-final-final.mp4');
+  execFileSync(ffmpegPath(), ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=96x96:rate=2:duration=4', '-pix_fmt', 'yuv420p', file]);
+  return file;
+}
+
 /** A daemon run that left a finished session with a few spoken lines in `configDir`. */
-async function recordPastSession(configDir: string): Promise<void> {
-  const past = await startDaemonProcess(testConfig(), configDir);
+async function recordPastSession(config: Record<string, unknown>, configDir: string): Promise<void> {
+  const past = await startDaemonProcess(config, configDir);
   await until(async () => ((await get<{ lines: TranscriptLine[] }>(past, '/api/transcript')).lines.filter((l) => l.role === 'assistant' && l.text).length >= 3 ? true : undefined), '3 spoken lines');
   await past.stop();
 }
@@ -75,7 +87,7 @@ describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () =>
 
   beforeAll(async () => {
     const configDir = tempDir('cocaster-panel-');
-    await recordPastSession(configDir);
+    await recordPastSession(testConfig({ source: `file:${longNamedVideo()}` }), configDir);
     d = await startDaemonProcess(testConfig(), configDir);
     browser = await launchChromium();
     panel = await browser.newPage();
@@ -195,7 +207,11 @@ describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () =>
   it('fits a 360 px OBS dock: no horizontal scrolling, nothing past the right edge', async () => {
     await panel.setViewportSize({ width: 360, height: 800 });
     try {
+      await panel.getByTestId('sessions').evaluate((el: HTMLDetailsElement) => void (el.open = true));
       await panel.getByTestId('session-search').fill('');
+      // And an unbreakable question in the queue and the transcript.
+      await panel.getByTestId('ask-text').fill(`Who${'o'.repeat(120)}?`);
+      await panel.getByTestId('ask-submit').click();
       await panel.locator('[data-testid=session][data-session-id="1"]').getByTestId('show-transcript').click();
       await panel.getByTestId('session-transcript').locator('li').first().waitFor();
       // Let the chart's ResizeObserver and a status message through.
