@@ -29,9 +29,11 @@ export async function bench(opts: BenchOptions): Promise<Record<string, unknown>
     else if (part === 'decoder' && positions === 1) tokenMs.push(ms);
   };
   let resets = 0;
+  let compactions = 0;
   let spoken = 0;
   const session = new LiveSession(model, (e) => {
     if (e.type === 'contextReset') resets++;
+    if (e.type === 'compaction') compactions++;
     if (e.type === 'say') spoken++;
   });
   const perFrame: number[] = [];
@@ -55,6 +57,7 @@ export async function bench(opts: BenchOptions): Promise<Record<string, unknown>
     generatedTokens: tokenMs.length,
     linesSpoken: spoken,
     contextResets: resets,
+    compactions,
     finalContext: session.contextLength,
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version },
   };
