@@ -6,7 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { BusEvent, CocasterPlugin, Disposable, PluginContext, PluginListener, SettingValue } from '../plugin-api/index.js';
+import type { BusEvent, BusEventOf, BusEventType, CocasterPlugin, Disposable, PluginContext, PluginListener, SettingValue } from '../plugin-api/index.js';
 import { errorMessage, oneLine } from '../util/errors.js';
 import { HEARTBEAT_INTERVAL_MS, type ControlMethod, type FromHost, type ToHost } from './ipc.js';
 
@@ -49,7 +49,10 @@ function context(id: string, settings: Record<string, SettingValue>): PluginCont
       setThreshold: (threshold) => call('setThreshold', threshold),
       recentLines: (limit) => call('recentLines', limit),
     },
-    on: (type, listener) => onAny((event, at) => event.type === type && listener(event as never, at)),
+    on: <K extends BusEventType>(type: K, listener: PluginListener<BusEventOf<K>>) =>
+      onAny((event, at) => {
+        if (event.type === type) listener(event as BusEventOf<K>, at);
+      }),
     onAny,
     registerCommand: (command, handler) => {
       commands.set(command, handler);

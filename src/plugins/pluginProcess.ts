@@ -98,6 +98,8 @@ export function callControl(control: DaemonControl, pluginId: string, method: un
 
 type State = 'starting' | 'active' | 'waiting' | 'stopped';
 
+const LOG_LINES_PER_S = 50;
+
 /**
  * One plugin's host process, supervised: it is (re)started with backoff when it fails
  * to activate, exits, or stops its heartbeat (a blocked event loop). Nothing here is
@@ -117,6 +119,7 @@ export class PluginRunner {
   private watchdog: ReturnType<typeof setInterval> | undefined;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private exited: (() => void) | undefined;
+  private logWindow = { second: 0, lines: 0, dropped: 0 };
   /** Counters, for the shutdown summary and tests. */
   readonly stats = { starts: 0, delivered: 0, dropped: 0 };
 
@@ -195,7 +198,18 @@ export class PluginRunner {
     clearTimeout(timer);
   }
 
+  /** What a host sends is the plugin's to shape (it can call process.send itself):
+   * nothing it sends may throw here, in the daemon. */
   private onMessage(child: HostChild, msg: FromHost): void {
+    if (typeof msg !== 'object' || msg === null) return;
+    try {
+      this.handle(child, msg);
+    } catch (err) {
+      this.logger.warn(`plugin ${this.id}: bad message from its host: ${oneLine(errorMessage(err))}`);
+    }
+  }
+
+  private handle(child: HostChild, msg: FromHost): void {
     switch (msg.kind) {
       case 'heartbeat':
         this.lastBeat = Date.now();
@@ -208,11 +222,10 @@ export class PluginRunner {
         this.logger.info(`plugin ${this.id}: active${this.stats.starts > 1 ? ` (start ${this.stats.starts})` : ''}`);
         return;
       case 'activateFailed':
-        this.incident = `activate failed: ${msg.error}`;
+        this.incident = `activate failed: ${oneLine(String(msg.error)).slice(0, 500)}`;
         return;
       case 'log':
-        this.logger[msg.level === 'info' ? 'info' : msg.level === 'warn' ? 'warn' : 'error'](`plugin ${this.id}: ${oneLine(String(msg.message)).slice(0, 2000)}`);
-        return;
+        return this.log(msg.level === 'warn' || msg.level === 'error' ? msg.level : 'info', String(msg.message));
       case 'call':
         return this.onCall(child, msg.callId, msg.method, msg.args);
     }
@@ -227,6 +240,17 @@ export class PluginRunner {
       reply = { kind: 'result', callId, ok: false, error: oneLine(errorMessage(err)) };
     }
     if (child.connected) child.send(reply, () => {});
+  }
+
+  /** A plugin's lines, at most LOG_LINES_PER_S a second: a chatty plugin cannot flood the log. */
+  private log(level: 'info' | 'warn' | 'error', message: string): void {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.logWindow.second) {
+      if (this.logWindow.dropped > 0) this.logger.warn(`plugin ${this.id}: ${this.logWindow.dropped} log lines dropped (over ${LOG_LINES_PER_S}/s)`);
+      this.logWindow = { second, lines: 0, dropped: 0 };
+    }
+    if (++this.logWindow.lines > LOG_LINES_PER_S) return void this.logWindow.dropped++;
+    this.logger[level](`plugin ${this.id}: ${oneLine(message).slice(0, 2000)}`);
   }
 
   private checkHeartbeat(): void {
@@ -256,6 +280,6 @@ export class PluginRunner {
 
   private pipeOutput(stream: Readable | null | undefined, level: 'info' | 'warn'): void {
     if (!stream) return;
-    createInterface({ input: stream }).on('line', (line) => this.logger[level](`plugin ${this.id}: ${line.slice(0, 2000)}`));
+    createInterface({ input: stream }).on('line', (line) => this.log(level, line));
   }
 }

@@ -195,6 +195,35 @@ describe('PluginRunner (fake clock, fake host)', () => {
     expect(log.lines).toEqual(['warn: plugin p: two lines']);
   });
 
+  it('a host that sends garbage cannot throw in the daemon', () => {
+    const { runner, last, log } = setup();
+    runner.start();
+    for (const junk of [null, 7, 'x', { kind: 'call' }, { kind: 'log' }, { kind: 'activateFailed', error: { toString: null } }]) {
+      expect(() => last().emit('message', junk)).not.toThrow();
+    }
+    expect(log.lines.every((l) => !l.startsWith('error:'))).toBe(true);
+  });
+
+  it('caps a chatty plugin at 50 log lines a second and says how many it dropped', async () => {
+    const { runner, last, log } = setup();
+    runner.start();
+    await vi.advanceTimersByTimeAsync(1_000 - (Date.now() % 1_000));
+    for (let i = 0; i < 80; i++) last().say({ kind: 'log', level: 'info', message: `line ${i}` });
+    expect(log.lines).toHaveLength(50);
+    await vi.advanceTimersByTimeAsync(1_000);
+    last().say({ kind: 'log', level: 'info', message: 'next second' });
+    expect(log.lines.slice(50)).toEqual(['warn: plugin p: 30 log lines dropped (over 50/s)', 'info: plugin p: next second']);
+  });
+
+  it('runs a contributed command on an active host only', () => {
+    const { runner, last } = setup();
+    runner.start();
+    expect(runner.runCommand('p.hello')).toBe(false);
+    last().say({ kind: 'activated' });
+    expect(runner.runCommand('p.hello', ['x'])).toBe(true);
+    expect(last().sent.at(-1)).toEqual({ kind: 'command', command: 'p.hello', args: ['x'] });
+  });
+
   it('stop() asks the host to shut down and does not restart it', async () => {
     const { runner, last, children } = setup();
     runner.start();
