@@ -21,7 +21,8 @@ commands:
                              (JSON config; every option has a default: demo source, default model)
   doctor [--config FILE] [--model DIR]
                              check ffmpeg, model files, execution providers, port, OBS; say what to fix
-  obs setup [--config FILE]  create or update the Browser Source "cocaster overlay" in OBS's current scene
+  obs setup [--config FILE]  create or update the Browser Source "cocaster overlay" in OBS's current scene,
+                             and print the control panel's URL for an OBS custom browser dock
   models list | add DIR | pull URL | verify ID|DIR [--ep EP] | remove ID
                              installed model packages ($COCASTER_MODELS, else the config dir's models/);
                              pull downloads (resumable, every sha256 checked); --model ID uses one
