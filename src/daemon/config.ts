@@ -16,6 +16,9 @@ export const DaemonConfigSchema = z
   .object({
     /** file:PATH (looped), url:URL, obs, obs-stream, or demo. */
     source: z.string().min(1).default('demo'),
+    /** A file (or demo) source decodes as fast as the engine goes instead of at real
+     * time: hours of stream in minutes, for measurements and tests. */
+    fast: z.boolean().default(false),
     /** A model package directory; default: the shipped default model. */
     model: z.string().min(1).optional(),
     ep: z.enum(EXECUTION_PROVIDERS).default('auto'),

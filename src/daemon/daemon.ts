@@ -41,7 +41,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningPipeline>
   if (plugins.length > 0) outputs.push(pluginHostOutput(plugins));
   const password = config.obs.password ?? process.env.OBS_PASSWORD;
   return startPipeline({
-    source: config.source, fast: false, loop: true, modelDir: config.model === undefined ? defaultModelDir() : resolveModel(config.model, openStore(opts.configDir)), ep: config.ep, threshold: config.threshold, context: config.context,
+    source: config.source, fast: config.fast, loop: true, modelDir: config.model === undefined ? defaultModelDir() : resolveModel(config.model, openStore(opts.configDir)), ep: config.ep, threshold: config.threshold, context: config.context,
     obs: { url: config.obs.url, udpPort: config.obs.udpPort, password }, pauseScenes: config.obs.pauseScenes, outputs, logger,
   });
 }
