@@ -107,7 +107,8 @@ export class LiveSession {
     const frameEmbeds = await this.model.encodeFrame(frame.rgb);
     const tokensPerFrame = this.model.manifest.vision.tokensPerFrame;
     // Room for the frame and the turn it may start, so that nothing after it resets
-    // the context (which would drop the frame before it is spoken about): the
+    // or compacts the context (a reset would drop the frame before it is spoken
+    // about): the
     // self-speak prompt that generate() feeds without a check of its own, or a
     // question asked at the frame's time (its text, cut to MAX_QUESTION_TOKENS,
     // and role markers), and the answer. layout.turnOverhead covers the larger of
