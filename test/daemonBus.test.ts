@@ -56,7 +56,7 @@ describe('plugin lifecycle', () => {
   });
   const ctx = (bus: EventBus): OutputContext => {
     const nothing = { dispose() {} };
-    return { bus, logger: silentLogger, control: {} as never, provideModeration: () => nothing, provideTranscript: () => nothing, provideChatStatus: () => nothing };
+    return { bus, logger: silentLogger, control: {} as never, provideModeration: () => nothing, provideTranscript: () => nothing, provideChatStatus: () => nothing, providePlugins: () => nothing };
   };
 
   it('activates in order and disposes in reverse order', async () => {

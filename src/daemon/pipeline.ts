@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { EventBus, type BusEvent, type Disposable } from '../bus/index.js';
 import { openSource, skipPausedScenes, type FrameSource, type ObsOptions, type SourceFrame } from '../capture/index.js';
 import { LiveModel, LiveSession, readManifest, type ExecutionProviderChoice } from '../engine/index.js';
-import { activateAll, ProvidedSlot, type DaemonControl, type OutputPlugin, type QuestionModeration, type TranscriptProvider } from '../outputs/plugin.js';
+import { activateAll, ProvidedSlot, type DaemonControl, type PluginCommands, type OutputPlugin, type QuestionModeration, type TranscriptProvider } from '../outputs/plugin.js';
 import type { AcceptedQuestion, ChatStatus, SourceState } from '../protocol/index.js';
 import { errorMessage, oneLine } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -77,6 +77,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<RunningPipel
     const moderation = new ProvidedSlot<QuestionModeration>();
     const transcript = new ProvidedSlot<TranscriptProvider>();
     const chat = new ProvidedSlot<() => ChatStatus>();
+    const plugins = new ProvidedSlot<PluginCommands>();
     const health = new HealthTracker(opts.source === 'obs' || opts.source === 'obs-stream');
     bus.subscribe((e) => health.apply(e));
     let sourceState: SourceState = 'running';
@@ -91,6 +92,9 @@ export async function startPipeline(opts: PipelineOptions): Promise<RunningPipel
       },
       get sessions() {
         return transcript.current?.archive;
+      },
+      get plugins() {
+        return plugins.current;
       },
       status: () => ({
         source: source.description, sourceState, model: loaded.manifest.id, executionProvider: loaded.provider,
@@ -112,7 +116,8 @@ export async function startPipeline(opts: PipelineOptions): Promise<RunningPipel
     const provideModeration = (m: QuestionModeration) => moderation.provide(m);
     const provideTranscript = (t: TranscriptProvider) => transcript.provide(t);
     const provideChatStatus = (s: () => ChatStatus) => chat.provide(s);
-    outputs = await activateAll(opts.outputs, { bus, control, logger, provideModeration, provideTranscript, provideChatStatus });
+    const providePlugins = (p: PluginCommands) => plugins.provide(p);
+    outputs = await activateAll(opts.outputs, { bus, control, logger, provideModeration, provideTranscript, provideChatStatus, providePlugins });
     for (const e of early.splice(0)) bus.publish(e);
     for (const ask of opts.asks ?? []) queueQuestion(ask.t, ask.text);
     const sessionNote = transcript.current ? `session ${transcript.current.sessionId}: ` : '';

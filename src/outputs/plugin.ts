@@ -1,5 +1,5 @@
 import type { Disposable, EventBus } from '../bus/index.js';
-import type { AcceptedQuestion, CaptionFormat, ChatStatus, DaemonStatus, ModeratedQuestion, SessionSummary, TranscriptLine } from '../protocol/index.js';
+import type { AcceptedQuestion, CaptionFormat, ChatStatus, DaemonStatus, ModeratedQuestion, PluginInfo, SessionSummary, TranscriptLine } from '../protocol/index.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 
@@ -17,6 +17,14 @@ export interface DaemonControl {
   readonly questions: QuestionModeration | undefined;
   /** Recorded sessions (the transcript store's); absent when nothing records them. */
   readonly sessions?: SessionArchive | undefined;
+  /** Third-party plugins and their commands; absent when none is configured. */
+  readonly plugins?: PluginCommands | undefined;
+}
+
+export interface PluginCommands {
+  list(): PluginInfo[];
+  /** Sends a contributed command to an active plugin; otherwise says why not. */
+  run(pluginId: string, command: string): 'ok' | 'no such plugin' | 'no such command' | 'not active';
 }
 
 /** Past and present sessions, for the control panel's session list. */
@@ -52,6 +60,8 @@ export interface OutputContext {
   provideTranscript(transcript: TranscriptProvider): Disposable;
   /** Offers the chat's state to /api/status (the panel's health view) until disposed. */
   provideChatStatus(status: () => ChatStatus): Disposable;
+  /** Offers the plugin host's plugins and their commands to the control API until disposed. */
+  providePlugins(plugins: PluginCommands): Disposable;
 }
 
 /** An output, VS Code-extension style: `activate` subscribes to the bus and returns

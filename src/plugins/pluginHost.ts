@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { OutputPlugin } from '../outputs/plugin.js';
+import type { OutputPlugin, PluginCommands } from '../outputs/plugin.js';
 import { loadPlugins, type LoadedPlugin } from './manifest.js';
 import { DEFAULT_TIMING, forkHost, PluginRunner, type HostChild, type RunnerTiming } from './pluginProcess.js';
 
@@ -28,14 +28,27 @@ export interface PluginHostOptions {
 export function pluginHostOutput(plugins: readonly LoadedPlugin[], opts: PluginHostOptions = {}): OutputPlugin {
   return {
     id: 'plugins',
-    activate: ({ bus, control, logger }) => {
+    activate: ({ bus, control, logger, providePlugins }) => {
       const runners = plugins.map((p) => new PluginRunner(p, control, logger, opts.spawn ?? forkHost, opts.timing ?? DEFAULT_TIMING));
       for (const r of runners) r.start();
       opts.onRunners?.(runners);
       const subscription = bus.subscribe((event, at) => {
         for (const r of runners) r.post(event, at);
       });
-      return [{ dispose: () => Promise.all(runners.map((r) => r.stop())).then(() => undefined) }, subscription];
+      return [{ dispose: () => Promise.all(runners.map((r) => r.stop())).then(() => undefined) }, subscription, providePlugins(pluginCommands(runners))];
+    },
+  };
+}
+
+/** The plugins' states and contributed commands, for the control API. */
+function pluginCommands(runners: readonly PluginRunner[]): PluginCommands {
+  return {
+    list: () => runners.map((r) => r.info()),
+    run: (pluginId, command) => {
+      const runner = runners.find((r) => r.id === pluginId);
+      if (!runner) return 'no such plugin';
+      if (!runner.info().commands.some((c) => c.id === command)) return 'no such command';
+      return runner.runCommand(command) ? 'ok' : 'not active';
     },
   };
 }

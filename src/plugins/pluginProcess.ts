@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { DaemonControl } from '../outputs/plugin.js';
-import type { BusEvent } from '../protocol/index.js';
+import type { BusEvent, PluginInfo } from '../protocol/index.js';
 import type { SettingValue } from '../plugin-api/index.js';
 import { errorMessage, oneLine } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -137,6 +137,11 @@ export class PluginRunner {
 
   get isActive(): boolean {
     return this.state === 'active';
+  }
+
+  info(): PluginInfo {
+    const { manifest, version } = this.plugin;
+    return { id: this.id, version, state: this.state, starts: this.stats.starts, dropped: this.stats.dropped, commands: manifest.contributes?.commands ?? [] };
   }
 
   start(): void {

@@ -92,6 +92,19 @@ export interface SessionSummary {
 
 export type CaptionFormat = 'srt' | 'vtt';
 
+/** A configured plugin as the plugin host sees it (`GET /api/plugins`). */
+export interface PluginInfo {
+  id: string;
+  version: string;
+  /** waiting: between a failure and its restart. */
+  state: 'starting' | 'active' | 'waiting' | 'stopped';
+  starts: number;
+  /** Events it lost by not keeping up. */
+  dropped: number;
+  /** The commands its manifest contributes (`POST /api/plugins/:id/commands/:command`). */
+  commands: Array<{ id: string; title: string }>;
+}
+
 /** A chat question held for the streamer's approval (twitch.manualApproval). */
 export interface ModeratedQuestion {
   id: string;
@@ -132,6 +145,9 @@ export interface ApiRoutes {
   'GET /sessions/:id/transcript': { body: undefined; response: { session: SessionSummary; lines: TranscriptLine[] } };
   /** `?format=srt|vtt`: the file `cocaster captions --session ID` prints, as an attachment (text, not JSON). */
   'GET /sessions/:id/captions': { body: undefined; response: string };
+  'GET /plugins': { body: undefined; response: { plugins: PluginInfo[] } };
+  /** Runs a command a plugin contributes (fire and forget: the plugin logs what it did). */
+  'POST /plugins/:id/commands/:command': { body: undefined; response: { ok: true } };
 }
 
 export type ApiRoute = keyof ApiRoutes;

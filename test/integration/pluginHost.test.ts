@@ -83,6 +83,20 @@ describe('the plugin host in a running daemon', () => {
     expect(lines().filter((l) => l.startsWith('warn: plugin webhook:'))).toEqual([]);
   });
 
+  it('GET /api/plugins lists each plugin with its state; a contributed command runs in the plugin', async () => {
+    const get = async (token: string) => fetch(`${daemon.base}/api/plugins`, { headers: { Authorization: `Bearer ${token}` } });
+    const { plugins } = (await (await get(daemon.tokens.overlay)).json()) as { plugins: Array<{ id: string; state: string; starts: number; commands: Array<{ id: string }> }> };
+    expect(plugins.map((p) => p.id)).toEqual(['good', 'throws', 'exits', 'spins', 'secrets', 'webhook']);
+    expect(plugins.find((p) => p.id === 'good')).toMatchObject({ state: 'active', starts: 1, commands: [{ id: 'good.hello', title: 'Say hello' }] });
+    expect(plugins.find((p) => p.id === 'throws')!.starts).toBeGreaterThanOrEqual(3);
+    const run = (path: string, token = daemon.tokens.control) => fetch(`${daemon.base}/api/plugins/${path}`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+    expect((await run('good/commands/good.hello', daemon.tokens.overlay)).status).toBe(403);
+    expect((await run('good/commands/good.nope')).status).toBe(404);
+    expect((await run('nobody/commands/x')).status).toBe(404);
+    expect((await run('good/commands/good.hello')).status).toBe(200);
+    await until(() => daemon.stderr().includes('plugin good: hello command') || undefined, 'the command to run', 10_000);
+  });
+
   /** The delays of the restart lines of one plugin, which must be its only error lines. */
   const restarts = (id: string, reason: RegExp): number[] => {
     const errors = lines().filter((l) => l.startsWith(`error: plugin ${id}:`));

@@ -86,6 +86,7 @@ export function apiRouter(control: DaemonControl, tokens: Tokens): Router {
     else fail(res, 404, 'no such pending question');
   });
   sessionRoutes(router, control, read);
+  pluginRoutes(router, control, read, write, json);
   router.use((_req, res) => fail(res, 404, 'no such endpoint'));
   return router;
 }
@@ -114,5 +115,15 @@ function sessionRoutes(router: Router, control: DaemonControl, read: ReturnType<
     const body = id === undefined ? undefined : sessions.captions(id, format);
     if (body === undefined) fail(res, 404, 'no such session');
     else replyFile(res, 'GET /sessions/:id/captions', { name: `cocaster-session-${id}.${format}`, type: CAPTION_TYPES[format], body });
+  });
+}
+
+/** The plugin host's plugins: their state (any token) and their contributed commands (control token). */
+function pluginRoutes(router: Router, control: DaemonControl, read: ReturnType<typeof requireRole>, write: ReturnType<typeof requireRole>, json: ReturnType<typeof express.json>): void {
+  router.get('/plugins', read, (_req, res) => reply(res, 'GET /plugins', { plugins: control.plugins?.list() ?? [] }));
+  router.post('/plugins/:id/commands/:command', write, json, (req, res) => {
+    const result = control.plugins?.run(String(req.params.id), String(req.params.command)) ?? 'no such plugin';
+    if (result === 'ok') reply(res, 'POST /plugins/:id/commands/:command', { ok: true });
+    else fail(res, result === 'not active' ? 409 : 404, result);
   });
 }
