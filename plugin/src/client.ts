@@ -1,5 +1,5 @@
 /** The daemon's HTTP API, typed by the routes the daemon itself declares (src/protocol). */
-import type { ApiBody, ApiResponse, ApiRoute, DaemonStatus, SessionSummary, TranscriptLine } from '../../src/protocol/index.js';
+import type { ApiBody, ApiResponse, ApiRoute, DaemonStatus, PluginInfo, SessionSummary, TranscriptLine } from '../../src/protocol/index.js';
 
 export type CaptionFormat = 'srt' | 'vtt';
 
@@ -29,6 +29,8 @@ export class DaemonClient {
   ask = (text: string) => this.call('POST /ask', { text });
   transcript = async (): Promise<TranscriptLine[]> => (await this.call('GET /transcript')).lines;
   sessions = async (): Promise<SessionSummary[]> => (await this.call('GET /sessions')).sessions;
+  plugins = async (): Promise<PluginInfo[]> => (await this.call('GET /plugins')).plugins;
+  runPluginCommand = (pluginId: string, command: string) => this.call('POST /plugins/:id/commands/:command', undefined, { id: pluginId, command });
 
   /** A session's captions as SRT or VTT text. */
   async captions(sessionId: number, format: CaptionFormat): Promise<string> {

@@ -18,7 +18,7 @@ export const OVERLAY_KEY = 'cocaster.overlayUrl';
 export const VIEW_ID = 'cocaster.transcript';
 export const COMMANDS = [
   'cocaster.start', 'cocaster.stop', 'cocaster.pause', 'cocaster.resume', 'cocaster.ask', 'cocaster.setThreshold',
-  'cocaster.copyOverlayUrl', 'cocaster.exportCaptions', 'cocaster.openPanel', 'cocaster.setToken',
+  'cocaster.copyOverlayUrl', 'cocaster.exportCaptions', 'cocaster.openPanel', 'cocaster.setToken', 'cocaster.runPluginCommand',
 ] as const;
 export type CommandId = (typeof COMMANDS)[number];
 
@@ -74,6 +74,7 @@ export class Cocaster {
     'cocaster.exportCaptions': () => this.exportCaptions(),
     'cocaster.openPanel': () => this.openPanel(),
     'cocaster.setToken': () => this.setToken(),
+    'cocaster.runPluginCommand': () => this.runPluginCommand(),
   };
 
   private async start(): Promise<void> {
@@ -153,6 +154,18 @@ export class Cocaster {
     const token = await this.context.secrets.get(TOKEN_KEY);
     // The token rides in the fragment, which the browser never sends to a server.
     await this.vscode.env.openExternal(this.vscode.Uri.parse(`${this.client.base}/${token ? `#token=${token}` : ''}`));
+  }
+
+  /** A command a daemon plugin contributes (its manifest's contributes.commands). */
+  private async runPluginCommand(): Promise<void> {
+    const items = (await this.client.plugins()).flatMap((p) =>
+      p.commands.map((c) => ({ label: c.title, description: `${p.id}${p.state === 'active' ? '' : ` (${p.state})`}`, plugin: p.id, command: c.id })),
+    );
+    if (items.length === 0) return void this.vscode.window.showInformationMessage('No daemon plugin contributes a command');
+    const picked = await this.vscode.window.showQuickPick(items, { placeHolder: 'Run a plugin command' });
+    if (!picked) return;
+    await this.client.runPluginCommand(picked.plugin, picked.command);
+    this.log.appendLine(`ran ${picked.plugin}: ${picked.command}`);
   }
 
   private async setToken(): Promise<void> {

@@ -28,7 +28,7 @@ describe('the VS Code extension against a real daemon (through the vscode stand-
   beforeAll(async () => {
     port = await freePort();
     const config = join(configDir, 'config.json');
-    writeFileSync(config, JSON.stringify(testConfig({ server: { port } })));
+    writeFileSync(config, JSON.stringify(testConfig({ server: { port }, plugins: [join(ROOT, 'test/fixtures/plugins/good')] })));
     process.env.COCASTER_CONFIG_DIR = configDir;
     process.env.COCASTER_LOG = 'info';
     // Nothing listens on port 9: the configured URL is only used before the extension starts a daemon.
@@ -128,6 +128,14 @@ describe('the VS Code extension against a real daemon (through the vscode stand-
   it('cocaster.openPanel opens the control panel with the token in the fragment', async () => {
     await vs.run('cocaster.openPanel');
     expect(vs.opened.at(-1)!.toString()).toBe(`${base()}/#token=${tokens.control}`);
+  });
+
+  it('cocaster.runPluginCommand lists the daemon plugins\' commands and runs the one picked', async () => {
+    vs.answers.pick.push(0);
+    await vs.run('cocaster.runPluginCommand');
+    expect(vs.errors).toEqual([]);
+    expect(logLines()).toContain('ran good: good.hello');
+    await until(() => logLines().includes('plugin good: hello command') || undefined, 'the plugin to run it', 10_000);
   });
 
   it('cocaster.setToken asks with a password box; a wrong token is reported, not thrown', async () => {
