@@ -6,10 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import type * as vscode from 'vscode';
-import type { DaemonStatus } from '../../src/protocol/index.js';
+import type { DaemonStatus, ServerMessage } from '../../src/protocol/index.js';
 import { DaemonClient, type CaptionFormat } from './client.js';
 import { DaemonProcess } from './daemonProcess.js';
-import { parseThreshold, redact, statusBarView, transcriptItems } from './viewState.js';
+import { LiveFeed } from './liveFeed.js';
+import { LiveTranscript, parseThreshold, redact, statusBarView } from './viewState.js';
 import type { ExtensionContextLike, VscodeApi } from './vscodeApi.js';
 import { transcriptHtml } from './webview.js';
 
@@ -29,6 +30,13 @@ export class Cocaster {
   /** The URL the daemon announced when this extension started it. */
   private announcedBase: string | undefined;
   private view: vscode.WebviewView | undefined;
+  private readonly transcript = new LiveTranscript();
+  /** Events as they happen; the poll only keeps the status bar honest while it is away. */
+  readonly feed = new LiveFeed(
+    async () => ({ base: this.client.base, token: await this.context.secrets.get(TOKEN_KEY) }),
+    (message) => this.onLive(message),
+    () => void this.loadTranscript(),
+  );
   status: DaemonStatus | undefined;
 
   constructor(private readonly vscode: VscodeApi, private readonly context: ExtensionContextLike) {
@@ -44,16 +52,36 @@ export class Cocaster {
     return new DaemonClient((this.announcedBase ?? configured).replace(/\/+$/, ''), async () => this.context.secrets.get(TOKEN_KEY));
   }
 
-  /** Polls status and transcript; the status bar says offline when the daemon is not there. */
+  /** Polls the status; the status bar says offline when the daemon is not there. */
   async refresh(): Promise<void> {
     try {
       this.status = await this.client.status();
       this.showStatus();
-      if (this.view) await this.view.webview.postMessage({ type: 'lines', items: transcriptItems(await this.client.transcript()) });
     } catch (err) {
       this.status = undefined;
       this.showStatus(err instanceof Error ? err.message : String(err));
     }
+  }
+
+  private onLive(message: ServerMessage): void {
+    if (message.kind === 'status') {
+      this.status = message.status;
+      this.showStatus();
+    } else if (this.transcript.apply(message.event)) this.postLines();
+  }
+
+  /** The recorded lines, when the feed (re)connects or the view opens. */
+  private async loadTranscript(): Promise<void> {
+    try {
+      this.transcript.reset(await this.client.transcript());
+      this.postLines();
+    } catch {
+      // offline: the status bar says so
+    }
+  }
+
+  private postLines(): void {
+    void this.view?.webview.postMessage({ type: 'lines', items: this.transcript.view() });
   }
 
   private showStatus(problem?: string): void {
@@ -89,6 +117,7 @@ export class Cocaster {
     if (announced.controlToken) await this.context.secrets.store(TOKEN_KEY, announced.controlToken);
     await this.context.secrets.store(OVERLAY_KEY, announced.overlayUrl);
     this.log.appendLine(`daemon ready at ${announced.base}`);
+    this.feed.restart();
     await this.refresh();
   }
 
@@ -172,6 +201,7 @@ export class Cocaster {
     const token = await this.vscode.window.showInputBox({ prompt: 'cocaster control token (from tokens.json, or the #token= of the control panel URL)', password: true, ignoreFocusOut: true });
     if (!token?.trim()) return;
     await this.context.secrets.store(TOKEN_KEY, token.trim());
+    this.feed.restart();
     await this.refresh();
   }
 
@@ -181,12 +211,14 @@ export class Cocaster {
       this.view = view;
       view.webview.options = { enableScripts: true, localResourceRoots: [] };
       view.webview.html = transcriptHtml(randomBytes(16).toString('base64'), view.webview.cspSource);
-      view.webview.onDidReceiveMessage(() => void this.refresh());
+      // The page says 'ready' once loaded: it gets the lines so far, then the live ones.
+      view.webview.onDidReceiveMessage(() => void this.loadTranscript());
       view.onDidDispose(() => (this.view = undefined));
     },
   };
 
   async dispose(): Promise<void> {
+    this.feed.close();
     await this.daemon.stop();
   }
 }
@@ -211,6 +243,7 @@ export function activateWith(vscodeApi: VscodeApi, context: ExtensionContextLike
   context.subscriptions.push(vscodeApi.window.registerWebviewViewProvider(VIEW_ID, cocaster.viewProvider));
   const timer = setInterval(() => void cocaster.refresh(), pollMs);
   context.subscriptions.push({ dispose: () => (clearInterval(timer), void cocaster.dispose()) });
+  cocaster.feed.start();
   void cocaster.refresh();
   return cocaster;
 }

@@ -1,5 +1,5 @@
 /** What the status bar and the transcript view show, as plain data (no vscode). */
-import type { DaemonStatus, TranscriptLine } from '../../src/protocol/index.js';
+import type { BusEvent, DaemonStatus, TranscriptLine } from '../../src/protocol/index.js';
 
 export interface StatusBarView {
   text: string;
@@ -29,15 +29,59 @@ export interface TranscriptItem {
 /** Video seconds as m:ss. */
 export const clock = (t: number): string => `${Math.floor(t / 60)}:${String(Math.floor(t % 60)).padStart(2, '0')}`;
 
+const item = (role: TranscriptLine['role'], t: number, text: string, asker: string | null | undefined): TranscriptItem => ({
+  key: `${role}:${t}:${text}`, who: role === 'assistant' ? 'cocaster' : (asker ?? 'viewer'), text, time: clock(t), role,
+});
+
 /** The transcript view's lines, newest last, at most `max`. */
 export function transcriptItems(lines: readonly TranscriptLine[], max = 200): TranscriptItem[] {
-  return lines.slice(-max).map((l) => ({
-    key: `${l.sessionId}:${l.wallMs}:${l.role}:${l.questionId ?? ''}`,
-    who: l.role === 'assistant' ? 'cocaster' : (l.asker ?? 'viewer'),
-    text: l.text,
-    time: clock(l.t),
-    role: l.role,
-  }));
+  return lines.slice(-max).map((l) => item(l.role, l.t, l.text, l.asker));
+}
+
+/** The live transcript: the recorded lines, then the bus's questions and spoken lines as
+ * they come, and the line being spoken growing with each delta. */
+export class LiveTranscript {
+  private items: TranscriptItem[] = [];
+  private speaking: { t: number; text: string } | undefined;
+
+  constructor(private readonly max = 200) {}
+
+  /** The recorded lines (on connecting): they replace what was shown. */
+  reset(lines: readonly TranscriptLine[]): void {
+    this.items = transcriptItems(lines, this.max);
+  }
+
+  /** Returns true when the view changed. */
+  apply(event: BusEvent): boolean {
+    switch (event.type) {
+      case 'question':
+        return this.add(item('user', event.t, event.text, event.asker));
+      case 'speechStart':
+        this.speaking = { t: event.t, text: '' };
+        return true;
+      case 'speechDelta':
+        if (!this.speaking) return false;
+        this.speaking.text += event.text;
+        return true;
+      case 'say':
+        this.speaking = undefined;
+        return this.add(item('assistant', event.t, event.text, null));
+      default:
+        return false;
+    }
+  }
+
+  view(): TranscriptItem[] {
+    const speaking = this.speaking?.text ? [{ ...item('assistant', this.speaking.t, `${this.speaking.text}…`, null), key: 'speaking' }] : [];
+    return [...this.items, ...speaking];
+  }
+
+  private add(next: TranscriptItem): boolean {
+    // The recorded lines fetched on connecting may already hold it.
+    if (this.items.some((i) => i.key === next.key)) return false;
+    this.items = [...this.items, next].slice(-this.max);
+    return true;
+  }
 }
 
 /** Talkativeness typed by the user: a number from 0 to 1, or a reason it is not. */

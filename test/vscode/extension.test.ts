@@ -95,15 +95,22 @@ describe('the VS Code extension against a real daemon (through the vscode stand-
     expect(lines.length).toBeGreaterThan(1);
   });
 
-  it('the transcript view renders the live lines', async () => {
+  it('the transcript view gets the recorded lines, then live ones over the websocket (no poll)', async () => {
     const view = new StandInWebviewView();
     await vs.views.get(VIEW_ID)!.resolveWebviewView(view, { state: undefined }, { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) });
     expect(view.webview.options.enableScripts).toBe(true);
     expect(view.webview.html).toMatch(/Content-Security-Policy.*script-src 'nonce-/);
     view.fromPage({ type: 'ready' });
-    const posted = await until(() => view.posted.find((m) => (m as { type: string }).type === 'lines') as { items: Array<{ who: string; text: string }> } | undefined, 'lines posted', 10_000);
+    const posted = await until(() => view.posted.find((m) => (m as { type: string }).type === 'lines') as { items: Array<{ key: string; who: string; text: string }> } | undefined, 'lines posted', 10_000);
     expect(posted.items).toContainEqual(expect.objectContaining({ who: 'cocaster' }));
     expect(posted.items).toContainEqual({ key: expect.any(String), who: 'viewer', text: 'Who is winning?', time: expect.stringMatching(/^\d+:\d\d$/), role: 'user' });
+    // The poll runs once an hour here: what arrives next comes from the feed, as it is spoken.
+    const before = view.posted.length;
+    const known = new Set(posted.items.map((i) => i.key));
+    type Posted = { items?: Array<{ key: string; role: string }> };
+    await until(() => view.posted.slice(before).some((m) => (m as Posted).items?.some((i) => i.role === 'assistant' && i.key !== 'speaking' && !known.has(i.key))) || undefined, 'a new spoken line in the view', 20_000);
+    const growing = view.posted.slice(before).filter((m) => (m as { items?: Array<{ key: string }> }).items?.some((i) => i.key === 'speaking'));
+    expect(growing.length).toBeGreaterThan(0); // a line being spoken shows before it is finished
   });
 
   it('cocaster.copyOverlayUrl puts a working overlay URL on the clipboard', async () => {
