@@ -102,7 +102,8 @@ describe.skipIf(skipExport)('VideoLLM-online export of a small real-layout check
 
     it('reproduces the reference: decisions, generated ids, |ΔP(interval)| <= 1e-4', { timeout: 600_000 }, async ({ skip }) => {
       const m = loaded(skip);
-      for (const run of ref.runs) {
+      // Software WebGPU (lavapipe in CI) is ~30x slower than the CPU: it replays the main run; the CPU also the 2-token cap.
+      for (const run of ep === 'webgpu' ? ref.runs.slice(0, 1) : ref.runs) {
         const events = await replay(m, ref, run);
         const frames = events.filter((e) => e.type === 'frame');
         const expected = run.trace.filter((e): e is RefFrame => e.type === 'frame');
