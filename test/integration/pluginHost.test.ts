@@ -65,8 +65,17 @@ describe('the plugin host in a running daemon', () => {
     const videoAdvance = last.status.videoTime - first.status.videoTime;
     expect(videoAdvance).toBeGreaterThanOrEqual(0.8 * ((last.wall - first.wall) / 1000));
     expect(last.status.sourceState).toBe('running');
-    // The model kept talking: spoken lines were broadcast to the console's log... and the good plugin saw them.
     expect(daemon.stderr()).toMatch(/plugin good: frames [1-9]\d+/);
+  });
+
+  it('kept commenting: lines were spoken all through the misbehaviour', async () => {
+    const transcript = (await (await fetch(`${daemon.base}/api/transcript?limit=500`, { headers: { Authorization: `Bearer ${daemon.tokens.overlay}` } })).json()) as { lines: Array<{ role: string; wallMs: number }> };
+    const spokenAt = transcript.lines.filter((l) => l.role === 'assistant').map((l) => l.wallMs);
+    const start = samples[0]!.wall;
+    // Every 5 s of the 20 s window has spoken lines (the fixture talks on nearly every frame).
+    for (let from = start; from < start + 20_000; from += 5_000) {
+      expect(spokenAt.filter((t) => t >= from && t < from + 5_000).length, `lines spoken from +${(from - start) / 1000} s`).toBeGreaterThanOrEqual(3);
+    }
   });
 
   it('a plugin that only imports the public API receives events and gets its question answered', async () => {
