@@ -5,6 +5,7 @@ import { autoCandidates, bundledProviders, defaultModelDir, readManifest, verify
 import { errorMessage, oneLine } from '../util/errors.js';
 import { silentLogger } from '../util/log.js';
 import { configDir, loadConfig } from '../daemon/config.js';
+import { loadConfiguredPlugins } from '../plugins/pluginHost.js';
 
 interface Check {
   name: string;
@@ -64,6 +65,10 @@ export async function doctor(configFile: string | undefined, modelOverride: stri
     check('port', true, () => portFree(config.server.host, config.server.port)),
     check('config dir', true, () => configDir()),
     check('OBS', usesObs, () => obsReachable(config.obs.url, config.obs.password ?? process.env.OBS_PASSWORD)),
+    check('plugins', true, () => {
+      const plugins = loadConfiguredPlugins(config.plugins, config.pluginSettings);
+      return plugins.length === 0 ? 'none configured' : `${plugins.map((p) => `${p.manifest.id} ${p.version}`).join(', ')}: manifests and settings ok`;
+    }),
   ]);
   const lines = checks.map((c) => `${c.ok ? 'ok  ' : c.required ? 'FAIL' : 'warn'} ${c.name}: ${c.detail}`);
   return { lines, ok: checks.every((c) => c.ok || !c.required) };

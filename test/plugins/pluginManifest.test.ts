@@ -108,6 +108,22 @@ describe('plugin settings against the declared schema', () => {
   });
 });
 
+describe('cocaster doctor', () => {
+  it('checks the configured plugins: ok with their versions, or FAIL with the reason (exit 1)', async () => {
+    const dir = tempDir();
+    const config = (plugins: unknown) => {
+      const file = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(file, JSON.stringify({ model: join(ROOT, 'test/fixtures/tiny-random'), server: { port: 0 }, ...(plugins as object) }));
+      return file;
+    };
+    const good = await runCli(['doctor', '--config', config({ plugins: [GOOD, 'obs-text'] })], { COCASTER_CONFIG_DIR: dir });
+    expect(good.stdout).toMatch(/^ok {3}plugins: good 1\.0\.0, obs-text 0\.1\.0: manifests and settings ok$/m);
+    const bad = await runCli(['doctor', '--config', config({ plugins: [GOOD], pluginSettings: { good: { nope: 1 } } })], { COCASTER_CONFIG_DIR: dir });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^FAIL plugins: bad config: pluginSettings\.good: .*nope/m);
+  });
+});
+
 describe('engine ranges', () => {
   it('follows semver for the forms it accepts', () => {
     expect(satisfies('0.1.0', '*')).toBe(true);
