@@ -21,6 +21,7 @@ export interface HostChild {
   kill(signal?: NodeJS.Signals): boolean;
   on(event: 'message', listener: (msg: FromHost) => void): unknown;
   on(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 export interface RunnerTiming {
@@ -120,7 +121,7 @@ export class PluginRunner {
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private exited: (() => void) | undefined;
   private logWindow = { second: 0, lines: 0, dropped: 0 };
-  /** Counters, for the shutdown summary and tests. */
+  /** Counters, for the shutdown summary, /api/plugins and tests. */
   readonly stats = { starts: 0, delivered: 0, dropped: 0 };
 
   constructor(
@@ -133,10 +134,6 @@ export class PluginRunner {
 
   get id(): string {
     return this.plugin.manifest.id;
-  }
-
-  get isActive(): boolean {
-    return this.state === 'active';
   }
 
   info(): PluginInfo {
@@ -155,6 +152,12 @@ export class PluginRunner {
     this.child = child;
     child.on('message', (msg) => this.child === child && this.onMessage(child, msg));
     child.on('exit', (code, signal) => this.child === child && this.onExit(code, signal));
+    // A host that could not be spawned (or killed) is a failure like any other, never a throw here.
+    child.on('error', (err) => {
+      if (this.child !== child) return;
+      this.incident ??= `host process failed: ${oneLine(errorMessage(err))}`;
+      if (!child.connected) this.onExit(null, null);
+    });
     this.pipeOutput(child.stdout, 'info');
     this.pipeOutput(child.stderr, 'warn');
     child.send({ kind: 'init', id: this.id, entry: this.plugin.entry, settings: this.plugin.settings }, () => {});
@@ -189,6 +192,7 @@ export class PluginRunner {
   /** Asks the host to dispose its plugin, then kills it if it does not exit in time. */
   async stop(graceMs = 2_000): Promise<void> {
     const wasRunning = this.state === 'starting' || this.state === 'active';
+    if (this.state !== 'stopped') this.logger.info(`plugin ${this.id}: summary ${JSON.stringify(this.stats)}`);
     this.state = 'stopped';
     clearTimeout(this.restartTimer);
     clearInterval(this.watchdog);

@@ -236,6 +236,27 @@ describe('PluginRunner (fake clock, fake host)', () => {
     expect(children).toHaveLength(1);
   });
 
+  it('a host that cannot be spawned is a failure like any other: one line, restarted with backoff', async () => {
+    const { runner, last, log, children } = setup();
+    runner.start();
+    last().connected = false;
+    last().emit('error', new Error('spawn ENOENT'));
+    expect(errors(log)).toEqual(['error: plugin p: host process failed: spawn ENOENT; restarting in 1 s']);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(children).toHaveLength(2);
+  });
+
+  it('stop() logs a summary of the plugin run', async () => {
+    const { runner, last, log } = setup();
+    runner.start();
+    last().say({ kind: 'activated' });
+    runner.post(frame, 1);
+    const stopped = runner.stop();
+    last().exit(0);
+    await stopped;
+    expect(log.lines.at(-1)).toBe('info: plugin p: summary {"starts":1,"delivered":1,"dropped":0}');
+  });
+
   it('stop() kills a host that ignores the shutdown', async () => {
     const { runner, last } = setup();
     runner.start();
