@@ -100,13 +100,13 @@ async function main(argv: string[]): Promise<void> {
   });
   const ep = parseExecutionProvider(values.ep!);
   // --model takes a package folder or the id of an installed one (cocaster models list).
-  const modelDir = values.model === undefined ? defaultModelDir() : resolveModel(values.model, modelStore());
+  const modelDir = (): string => (values.model === undefined ? defaultModelDir() : resolveModel(values.model, modelStore()));
   switch (command) {
     case 'start':
       await runDaemon(values.config, logger);
       return;
     case 'doctor': {
-      const { lines, ok } = await doctor(values.config, values.model === undefined ? undefined : modelDir);
+      const { lines, ok } = await doctor(values.config, values.model && modelStore().has(values.model) ? modelStore().dirOf(values.model) : values.model); // a bad --model is one of doctor's FAIL lines
       process.stdout.write(lines.join('\n') + '\n');
       if (!ok) process.exitCode = 1;
       return;
@@ -129,7 +129,7 @@ async function main(argv: string[]): Promise<void> {
       const threshold = parseThreshold(values.threshold);
       const context = parseContext(values.context);
       await runStream({
-        source, modelDir, ep, fast: values.fast!, loop: values.loop!, logger, threshold, context, jsonl: values.jsonl,
+        source, modelDir: modelDir(), ep, fast: values.fast!, loop: values.loop!, logger, threshold, context, jsonl: values.jsonl,
         asks: (values.ask ?? []).map(parseAsk),
         obs: { url: values['obs-url']!, password: obsPassword },
         pauseScenes: values['pause-scene'] ?? [],
@@ -139,14 +139,14 @@ async function main(argv: string[]): Promise<void> {
     case 'bench': {
       const frames = Number(values.frames);
       if (!Number.isInteger(frames) || frames < 1) throw new UserError(`--frames must be a positive integer, got '${values.frames}'`);
-      const result = await bench({ modelDir, frames, ep, logger });
+      const result = await bench({ modelDir: modelDir(), frames, ep, logger });
       process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
       return;
     }
     case 'soak': {
       const hours = Number(values.hours);
       if (!Number.isFinite(hours) || hours <= 0) throw new UserError(`--hours must be a positive number, got '${values.hours}'`);
-      const result = await soak({ modelDir, source: values.source ?? 'demo', hours, ep, context: parseContext(values.context), logger });
+      const result = await soak({ modelDir: modelDir(), source: values.source ?? 'demo', hours, ep, context: parseContext(values.context), logger });
       process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
       return;
     }
@@ -159,7 +159,7 @@ async function main(argv: string[]): Promise<void> {
       const threshold = parseThreshold(values.threshold);
       const matchesPerStream = Number(values['matches-per-stream']);
       if (!Number.isInteger(matchesPerStream) || matchesPerStream < 1) throw new UserError(`--matches-per-stream must be a positive integer, got '${values['matches-per-stream']}'`);
-      const result = await evaluate({ modelDir, episodes, seed, ep, logger, threshold, matchesPerStream, context: parseContext(values.context) });
+      const result = await evaluate({ modelDir: modelDir(), episodes, seed, ep, logger, threshold, matchesPerStream, context: parseContext(values.context) });
       process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
       return;
     }
