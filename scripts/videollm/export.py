@@ -87,6 +87,8 @@ def main() -> None:
     ap.add_argument("--siglip", required=True, help="google/siglip-large-patch16-384 folder")
     ap.add_argument("--out", required=True, help="package folder to write (models/<id>)")
     ap.add_argument("--precision", choices=("fp32", "fp16", "int4"), default="fp32")
+    ap.add_argument("--ops", choices=("plain", "contrib"), default="plain",
+                    help="decoder operators: standard ONNX, or onnxruntime's SimplifiedLayerNormalization/RotaryEmbedding/GroupQueryAttention")
     ap.add_argument("--id", default="videollm-online-8b")
     ap.add_argument("--name", default="VideoLLM-online 8B (v1+)")
     ap.add_argument("--max-new-tokens", type=int, default=100, help="answer length cap (their demo: 100)")
@@ -99,7 +101,7 @@ def main() -> None:
     ckpt = VideoLLMCheckpoint(args.llama, args.adapter, args.siglip)
     graphs.write_vision(ckpt, f"{args.out}/{GRAPHS['visionEncoder']}", args.precision)
     graphs.write_embed_tokens(ckpt, f"{args.out}/{GRAPHS['embedTokens']}", args.precision)
-    graphs.write_decoder(ckpt, f"{args.out}/{GRAPHS['decoder']}", args.precision)
+    graphs.write_decoder(ckpt, f"{args.out}/{GRAPHS['decoder']}", args.precision, args.ops)
     graphs.write_kv_shift(ckpt, f"{args.out}/{GRAPHS['kvShift']}")
     print(f"graphs written ({args.precision}) in {time.time() - start:.1f} s, peak RSS {peak_rss_mb():.0f} MB")
     tokens = write_tokenizer(ckpt, args.out)

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from .checkpoint import FRAME_GRID, VideoLLMCheckpoint, layer_linears
+from onnx import TensorProto
+
 from .onnx_builder import FLOAT, INT64, MS, GraphBuilder
 
 INT4_BLOCK = 32
@@ -31,12 +33,19 @@ def merged(ckpt: VideoLLMCheckpoint, module: str) -> np.ndarray:
     pair = ckpt.lora(module)
     if pair is not None:
         a, b = pair
-        w = w + np.float32(ckpt.lora_scale) * (b @ a)
+        delta = b @ a
+        delta *= np.float32(ckpt.lora_scale)
+        w += delta  # in place: two copies of the largest matrix at most
     return w
 
 
-def quantize_int4(w: np.ndarray, block: int = INT4_BLOCK) -> tuple[np.ndarray, np.ndarray]:
-    """w [N, K] -> (packed uint8 [N, K/block, block/2], scales float32 [N * K/block])."""
+def quantize_int4(w: np.ndarray, block: int = INT4_BLOCK, rows: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """w [N, K] -> (packed uint8 [N, K/block, block/2], scales float32 [N * K/block]), a few rows at a time."""
+    parts = [_quantize_rows(w[i:i + rows], block) for i in range(0, w.shape[0], rows)]
+    return np.concatenate([p for p, _ in parts]), np.concatenate([s for _, s in parts])
+
+
+def _quantize_rows(w: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
     n, k = w.shape
     pad = -k % block
     wb = np.pad(w, ((0, 0), (0, pad))).reshape(n, -1, block)
@@ -90,60 +99,90 @@ def rms_norm(g: GraphBuilder, x: str, w: str, eps: float) -> str:
     return g.op("Mul", [w, g.op("Mul", [x, inv])])
 
 
-def write_decoder(ckpt: VideoLLMCheckpoint, path: str, precision: str) -> None:
+def rms_norm_contrib(g: GraphBuilder, x: str, w: str, eps: float) -> str:
+    return g.op("SimplifiedLayerNormalization", [x, w], axis=-1, epsilon=eps, stash_type=1)
+
+
+def contrib_attention(g: GraphBuilder, c, i: int, q: str, k: str, v: str, past, pos: str, caches, seqlens: str, total: str) -> str:
+    """RotaryEmbedding on q and k, then GroupQueryAttention (KV heads shared, cache
+    concatenated: past [B,Hkv,P,Dh] in, present [B,Hkv,P+S,Dh] out)."""
+    cos_cache, sin_cache = caches
+    q = g.op("RotaryEmbedding", [q, pos, cos_cache, sin_cache], domain=MS, interleaved=0, num_heads=c.num_heads)
+    k = g.op("RotaryEmbedding", [k, pos, cos_cache, sin_cache], domain=MS, interleaved=0, num_heads=c.num_kv_heads)
+    return g.op("GroupQueryAttention", [q, k, v, past[0], past[1], seqlens, total],
+                [g.name("gqa"), f"present.{i}.key", f"present.{i}.value"], domain=MS,
+                num_heads=c.num_heads, kv_num_heads=c.num_kv_heads, scale=float(1 / np.sqrt(c.head_dim)))[0]
+
+
+def plain_attention(g: GraphBuilder, c, i: int, q: str, k: str, v: str, past, cos: str, sin: str, bias: str, scale: str) -> str:
+    """Standard operators: RoPE, the cache concatenated, queries grouped as [B, Hkv, G, S, Dh]
+    so K/V are never repeated."""
+    hd, half, groups = c.head_dim, c.head_dim // 2, c.num_heads // c.num_kv_heads
+    heads = lambda t, n: g.op("Transpose", [g.op("Reshape", [t, g.const([0, 0, n, hd])])], perm=[0, 2, 1, 3])  # noqa: E731
+    q, k, v = heads(q, c.num_heads), heads(k, c.num_kv_heads), heads(v, c.num_kv_heads)
+    q, k = rope(g, q, cos, sin, half), rope(g, k, cos, sin, half)
+    k_all = g.op("Concat", [past[0], k], [f"present.{i}.key"], axis=2)
+    v_all = g.op("Concat", [past[1], v], [f"present.{i}.value"], axis=2)
+    qg = g.op("Reshape", [q, g.const([0, c.num_kv_heads, groups, -1, hd])])
+    kt = g.op("Unsqueeze", [g.op("Transpose", [k_all], perm=[0, 1, 3, 2]), g.const([2])])
+    scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [qg, kt]), scale]), bias])
+    ctx = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), g.op("Unsqueeze", [v_all, g.const([2])])])
+    return g.op("Reshape", [g.op("Transpose", [g.op("Reshape", [ctx, g.const([0, c.num_heads, -1, hd])])], perm=[0, 2, 1, 3]),
+                            g.const([0, 0, c.num_heads * hd])])
+
+
+def write_decoder(ckpt: VideoLLMCheckpoint, path: str, precision: str, ops: str = "plain") -> None:
+    """ops: "plain" (standard ONNX operators, every provider) or "contrib" (onnxruntime's
+    SimplifiedLayerNormalization, RotaryEmbedding, GroupQueryAttention)."""
     c = ckpt.llama_cfg
     g = GraphBuilder(path)
     W = Weights(g, precision)
-    hd, half, groups = c.head_dim, c.head_dim // 2, c.num_heads // c.num_kv_heads
+    hd = c.head_dim
     x = g.input("inputs_embeds", FLOAT, ["batch", "seq", c.hidden_size])
     mask_in = g.input("attention_mask", INT64, ["batch", "total"])
     pos = g.input("position_ids", INT64, ["batch", "seq"])
     pasts = [(g.input(f"past_key_values.{i}.key", FLOAT, ["batch", c.num_kv_heads, "past", hd]),
               g.input(f"past_key_values.{i}.value", FLOAT, ["batch", c.num_kv_heads, "past", hd])) for i in range(c.num_layers)]
 
-    # RoPE tables for the new positions: [B, 1, S, Dh].
-    freqs = g.op("Mul", [g.op("Unsqueeze", [g.op("Cast", [pos], to=FLOAT), g.const([-1])]), g.const(inv_freq(c.rope_theta, hd), np.float32)])
-    emb = g.op("Concat", [freqs, freqs], axis=-1)
-    cos = g.op("Unsqueeze", [g.op("Cos", [emb]), g.const([1])])
-    sin = g.op("Unsqueeze", [g.op("Sin", [emb]), g.const([1])])
-
-    # Additive mask [B, 1, 1, S, T] from shapes: query i sits at T - S + i and sees keys <= it that the mask keeps.
-    seq = g.op("Gather", [g.op("Shape", [x]), g.const(1)], axis=0)
     total = g.op("Gather", [g.op("Shape", [mask_in]), g.const(1)], axis=0)
-    qpos = g.op("Unsqueeze", [g.op("Range", [g.op("Sub", [total, seq]), total, g.const(1)]), g.const([1])])
-    kpos = g.op("Range", [g.const(0), total, g.const(1)])
-    causal = g.op("LessOrEqual", [kpos, qpos])
-    keep = g.op("Cast", [g.op("Unsqueeze", [mask_in, g.const([1, 2, 3])])], to=9)
-    allowed = g.op("And", [causal, keep])
-    bias = g.op("Where", [allowed, g.const(0.0, np.float32), g.const(np.finfo(np.float32).min, np.float32)])
-    scale = g.const(1.0 / np.sqrt(hd), np.float32)
+    if ops == "contrib":
+        norm = rms_norm_contrib
+        table = np.arange(c.max_position, dtype=np.float32)[:, None] * inv_freq(c.rope_theta, hd)[None]
+        caches = (g.weight("cos_cache", np.cos(table)), g.weight("sin_cache", np.sin(table)))
+        # GroupQueryAttention takes lengths, not a mask: total kept positions - 1 per row, and the longest.
+        seqlens = g.op("Cast", [g.op("Sub", [g.op("ReduceSum", [mask_in, g.const([1])], keepdims=0), g.const(1)])], to=TensorProto.INT32)
+        total32 = g.op("Cast", [total], to=TensorProto.INT32)
+        attend = lambda i, q, k, v, past: contrib_attention(g, c, i, q, k, v, past, pos, caches, seqlens, total32)  # noqa: E731
+    else:
+        norm = rms_norm
+        # RoPE tables for the new positions: [B, 1, S, Dh].
+        freqs = g.op("Mul", [g.op("Unsqueeze", [g.op("Cast", [pos], to=FLOAT), g.const([-1])]), g.const(inv_freq(c.rope_theta, hd), np.float32)])
+        emb = g.op("Concat", [freqs, freqs], axis=-1)
+        cos = g.op("Unsqueeze", [g.op("Cos", [emb]), g.const([1])])
+        sin = g.op("Unsqueeze", [g.op("Sin", [emb]), g.const([1])])
+        # Additive mask [B, 1, 1, S, T] from shapes: query i sits at T - S + i and sees keys <= it that the mask keeps.
+        seq = g.op("Gather", [g.op("Shape", [x]), g.const(1)], axis=0)
+        qpos = g.op("Unsqueeze", [g.op("Range", [g.op("Sub", [total, seq]), total, g.const(1)]), g.const([1])])
+        causal = g.op("LessOrEqual", [g.op("Range", [g.const(0), total, g.const(1)]), qpos])
+        keep = g.op("Cast", [g.op("Unsqueeze", [mask_in, g.const([1, 2, 3])])], to=TensorProto.BOOL)
+        bias = g.op("Where", [g.op("And", [causal, keep]), g.const(0.0, np.float32), g.const(np.finfo(np.float32).min, np.float32)])
+        scale = g.const(1.0 / np.sqrt(hd), np.float32)
+        attend = lambda i, q, k, v, past: plain_attention(g, c, i, q, k, v, past, cos, sin, bias, scale)  # noqa: E731
 
     h = x
     for i, (pk, pv) in enumerate(pasts):
         p = f"model.layers.{i}."
         names = layer_linears(i)
-        a_in = rms_norm(g, h, W.tensor(p + "input_layernorm.weight", ckpt.base(p + "input_layernorm.weight")), c.rms_eps)
-        heads = lambda t, n: g.op("Transpose", [g.op("Reshape", [t, g.const([0, 0, n, hd])])], perm=[0, 2, 1, 3])  # noqa: E731
-        q = heads(W.linear(a_in, names[0], merged(ckpt, names[0]), quantize=True), c.num_heads)
-        k = heads(W.linear(a_in, names[1], merged(ckpt, names[1]), quantize=True), c.num_kv_heads)
-        v = heads(W.linear(a_in, names[2], merged(ckpt, names[2]), quantize=True), c.num_kv_heads)
-        q, k = rope(g, q, cos, sin, half), rope(g, k, cos, sin, half)
-        k_all = g.op("Concat", [pk, k], [f"present.{i}.key"], axis=2)
-        v_all = g.op("Concat", [pv, v], [f"present.{i}.value"], axis=2)
-        # Grouped-query attention without repeating K/V: queries as [B, Hkv, G, S, Dh].
-        qg = g.op("Reshape", [q, g.const([0, c.num_kv_heads, groups, -1, hd])])
-        kt = g.op("Unsqueeze", [g.op("Transpose", [k_all], perm=[0, 1, 3, 2]), g.const([2])])
-        scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [qg, kt]), scale]), bias])
-        ctx = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), g.op("Unsqueeze", [v_all, g.const([2])])])
-        ctx = g.op("Reshape", [g.op("Transpose", [g.op("Reshape", [ctx, g.const([0, c.num_heads, -1, hd])])], perm=[0, 2, 1, 3]),
-                               g.const([0, 0, c.num_heads * hd])])
+        a_in = norm(g, h, W.tensor(p + "input_layernorm.weight", ckpt.base(p + "input_layernorm.weight")), c.rms_eps)
+        qkv = [W.linear(a_in, n, merged(ckpt, n), quantize=True) for n in names[:3]]
+        ctx = attend(i, *qkv, (pk, pv))
         h = g.op("Add", [h, W.linear(ctx, names[3], merged(ckpt, names[3]), quantize=True)])
-        m_in = rms_norm(g, h, W.tensor(p + "post_attention_layernorm.weight", ckpt.base(p + "post_attention_layernorm.weight")), c.rms_eps)
+        m_in = norm(g, h, W.tensor(p + "post_attention_layernorm.weight", ckpt.base(p + "post_attention_layernorm.weight")), c.rms_eps)
         gate = W.linear(m_in, names[4], merged(ckpt, names[4]), quantize=True)
         up = W.linear(m_in, names[5], merged(ckpt, names[5]), quantize=True)
         act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
         h = g.op("Add", [h, W.linear(act, names[6], merged(ckpt, names[6]), quantize=True)])
-    out = rms_norm(g, h, W.tensor("model.norm.weight", ckpt.base("model.norm.weight")), c.rms_eps)
+    out = norm(g, h, W.tensor("model.norm.weight", ckpt.base("model.norm.weight")), c.rms_eps)
     W.linear(out, "lm_head", merged(ckpt, "lm_head"), quantize=True)
     g.nodes[-1].output[0] = "logits"
     g.output("logits", FLOAT, ["batch", "seq", c.vocab_size])

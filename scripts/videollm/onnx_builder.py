@@ -51,13 +51,12 @@ class GraphBuilder:
         t.data_type = helper.np_dtype_to_tensor_dtype(array.dtype) if hasattr(helper, "np_dtype_to_tensor_dtype") \
             else onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[array.dtype]
         t.dims.extend(array.shape)
-        raw = array.tobytes()
-        self.data.write(raw)
+        self.data.write(memoryview(array.reshape(-1)).cast("B"))  # no copy of the tensor
         t.data_location = TensorProto.EXTERNAL
-        for key, value in (("location", self.data_name), ("offset", str(self.offset)), ("length", str(len(raw)))):
+        for key, value in (("location", self.data_name), ("offset", str(self.offset)), ("length", str(array.nbytes))):
             entry = t.external_data.add()
             entry.key, entry.value = key, value
-        self.offset += len(raw)
+        self.offset += array.nbytes
         self.inits.append(t)
         return name
 
