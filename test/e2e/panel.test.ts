@@ -35,7 +35,8 @@ interface Recorded {
   says: Array<{ t: number; trigger: string }>;
 }
 
-/** The chart and the recorder in one evaluate: both are updated by the same websocket message. */
+/** The chart and the recorder in one evaluate. The panel applies events in batches
+ * (every 100 ms), so the chart may be one batch behind the recorder at any instant. */
 const snapshot = (page: Page) =>
   page.evaluate(() => {
     const w = window as unknown as { __cocasterChart: ChartView; __events: Recorded };
@@ -102,10 +103,11 @@ describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () =>
   });
 
   it("plots a point per frame: the chart's data equals the frame events' P(interval)", async () => {
+    // Frames come every 500 ms: between them the chart has caught up with the socket.
     const { chart, events } = await until(async () => {
       const s = await snapshot(panel);
-      return s.events.frames.length >= 10 ? s : undefined;
-    }, '10 frames');
+      return s.events.frames.length >= 10 && s.chart.data.t.length === s.events.frames.length ? s : undefined;
+    }, '10 frames on the chart');
     expect(chart.data.t).toEqual(events.frames.map((f) => f.t));
     expect(chart.data.p).toEqual(events.frames.map((f) => f.p));
     expect(Number(await panel.getByTestId('decision-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(10);
