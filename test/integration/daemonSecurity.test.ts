@@ -59,6 +59,7 @@ describe('daemon security', () => {
     expect((await req(d.port, 'POST', '/api/pause')).status).toBe(401);
     expect((await req(d.port, 'POST', '/api/pause', bearer('x'.repeat(43)))).status).toBe(401);
     expect((await req(d.port, 'POST', '/api/ask', { ...json }, '{"text":"hi"}')).status).toBe(401);
+    for (const path of ['/api/sessions', '/api/sessions/1/transcript', '/api/sessions/1/captions?format=srt']) expect((await req(d.port, 'GET', path)).status).toBe(401);
   });
 
   it('lets the overlay token read but not steer', async () => {
@@ -122,6 +123,7 @@ describe('daemon security', () => {
   it('never puts a token in an API response, and prints the control token once, at first start only', async () => {
     const c = bearer(d.tokens.control);
     responses.push(await rawRequest(d.port, 'GET', '/api/transcript', c));
+    for (const path of ['/api/sessions', '/api/sessions/1/transcript', '/api/sessions/1/captions?format=vtt']) responses.push(await rawRequest(d.port, 'GET', path, c));
     expect(responses.length).toBeGreaterThan(10);
     for (const r of responses) {
       expect(r.body).not.toContain(d.tokens.control);
