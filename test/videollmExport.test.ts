@@ -72,6 +72,27 @@ describe.skipIf(skipExport)('VideoLLM-online export of a small real-layout check
     expect(ref.precision).toBe('fp32');
   });
 
+  it('an int4 export (MatMulNBits, fp16 elsewhere) agrees with the float32 reference on >= 95 % of decisions (cpu)', async () => {
+    const c = join(work, 'ckpt');
+    const int4 = join(work, 'pkg-int4');
+    const exp = python(['-m', 'videollm.export', '--llama', join(c, 'llama'), '--adapter', join(c, 'adapter'), '--siglip', join(c, 'siglip'),
+      '--out', int4, '--id', 'videollm-small-int4', '--max-new-tokens', '8', '--precision', 'int4'], 150_000);
+    expect(exp.status, exp.output.slice(-3000)).toBe(0);
+    const ref4 = JSON.parse(readFileSync(join(int4, 'reference.json'), 'utf8')) as Reference;
+    expect(ref4).toMatchObject({ precision: 'int4', tolerance: { decisionAgreement: 0.95 } });
+    const model = await LiveModel.load(int4, { ep: 'cpu', logger: silentLogger });
+    try {
+      const run = ref4.runs[0]!;
+      const frames = (await replay(model, ref4, run)).filter((e) => e.type === 'frame');
+      const expected = run.trace.filter((e): e is RefFrame => e.type === 'frame');
+      expect(frames).toHaveLength(expected.length);
+      const agree = frames.filter((e, i) => e.decision === expected[i]!.decision).length / expected.length;
+      expect(agree).toBeGreaterThanOrEqual(ref4.tolerance.decisionAgreement);
+    } finally {
+      await model.release();
+    }
+  }, 200_000);
+
   describe.each(['cpu', 'webgpu'] as ExecutionProvider[])('replayed on %s', (ep) => {
     let model: LiveModel | string = 'not loaded';
     beforeAll(async () => {

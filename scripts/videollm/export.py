@@ -8,6 +8,17 @@ or peft needed), writes the ONNX graphs with weights as external data (graphs.py
 the Llama-3 tokenizer with `<v>`, model.json, and reference.json: the trace of an
 independent torch implementation (reference.py, live_reference.py) that
 `cocaster models verify` replays through the engine.
+
+Operators (--ops): "plain" (default) uses standard ONNX operators only; it matches
+the reference to ~1e-5 in P(interval) on the cpu and webgpu providers. "contrib"
+uses onnxruntime's SimplifiedLayerNormalization, RotaryEmbedding and
+GroupQueryAttention: exact on cpu but no faster there at our sizes, and on WebGPU
+(software Vulkan) slower and off by ~1.5e-4 in P(interval), so it is not the default.
+
+Memory: graphs are written one tensor at a time (LoRA merged in place, int4 in row
+blocks), so writing them needs about twice the largest matrix (the embedding,
+~2 GB in float32 at 8B). The reference keeps the merged model in float32 (~32 GB
+at 8B).
 """
 from __future__ import annotations
 
