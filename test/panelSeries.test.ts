@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyToSeries, decisionData, newDecisionSeries, NumberRing } from '../overlay/src/panel/decisionSeries.js';
+import { applyToSeries, decisionData, newDecisionSeries, NumberRing, syncPauses } from '../overlay/src/panel/decisionSeries.js';
 import type { BusEvent } from '../src/protocol/index.js';
 
 /** The control panel's decision chart data: a ring of frames cut to a time window,
@@ -77,5 +77,16 @@ describe('decision series', () => {
     const s = newDecisionSeries();
     expect(applyToSeries(s, { type: 'speechDelta', t: 1, text: 'x' })).toBe(false);
     expect(decisionData(s).t).toEqual([]);
+  });
+
+  it('takes a pause it missed from the status, and closes one whose end it missed', () => {
+    const s = newDecisionSeries();
+    applyToSeries(s, frame(4));
+    expect(syncPauses(s, { paused: true, pauseScene: null })).toBe(true);
+    expect(syncPauses(s, { paused: true, pauseScene: null })).toBe(false); // already open
+    expect(decisionData(s).spans).toEqual([{ start: 4, end: null, reason: 'manual' }]);
+    expect(syncPauses(s, { paused: false, pauseScene: 'BRB' })).toBe(true);
+    applyToSeries(s, frame(9));
+    expect(decisionData(s).spans).toEqual([{ start: 4, end: 9, reason: 'manual' }, { start: 4, end: null, reason: 'scene' }]);
   });
 });

@@ -149,6 +149,20 @@ export function applyToSeries(s: DecisionSeries, event: BusEvent): boolean {
   }
 }
 
+/** A panel that connects (or reconnects) during a pause missed its event: the status
+ * it gets on connecting opens the span, or closes one whose end it missed. */
+export function syncPauses(s: DecisionSeries, status: { paused: boolean; pauseScene: string | null }): boolean {
+  const isOpen = (reason: PauseSpan['reason']) => s.spans.some((x) => x.end === null && x.reason === reason && !s.closing.includes(x));
+  let changed = false;
+  for (const [reason, paused] of [['manual', status.paused], ['scene', status.pauseScene !== null]] as const) {
+    if (paused === isOpen(reason)) continue;
+    if (paused) openSpan(s, reason);
+    else closeSpan(s, reason);
+    changed = true;
+  }
+  return changed;
+}
+
 /** The series as the chart draws it. Markers sit on their frame's P(interval)
  * (a line is spoken at the time of the frame that started it). */
 export function decisionData(s: DecisionSeries): DecisionData {
