@@ -14,13 +14,16 @@ const SCRIPTS = join(ROOT, 'scripts');
 
 interface RefFrame { type: 'frame'; t: number; pInterval: number; decision: string }
 interface RefSay { type: 'say'; t: number; trigger: string; question: string | null; ids: number[] }
+interface RefCompaction { type: 'compaction'; t: number; evictedFrameTokens: number; evictedTextTokens: number; keptTokens: number }
 interface Reference {
   frames: { count: number; fps: number; width: number; height: number };
   threshold: number;
   questions: Array<{ t: number; text: string }>;
   queryIds: number[][];
   startIds: number[];
-  runs: Array<{ maxNewTokens: number; trace: Array<RefFrame | RefSay | { type: string }> }>;
+  runs: Array<{ maxNewTokens: number; trace: Array<RefFrame | RefSay | RefCompaction | { type: string }> }>;
+  /** Runs under a KV cache budget (LiveSession's `context`): the cache policy compacts with kv_shift.onnx. */
+  compactionRuns: Array<{ maxNewTokens: number; context: number; trace: Array<RefFrame | RefSay | RefCompaction | { type: string }> }>;
   precision: string;
   tolerance: { pInterval: number | null; decisionAgreement: number; idsExact: boolean };
 }
@@ -36,9 +39,9 @@ const noTorch = probe.status === 0 ? '' : (probe.stderr || 'python3 failed').tri
 const skipExport = noTorch !== '' && process.env.REQUIRE_TRAINING !== '1';
 
 /** Replays one reference run through the engine, exactly as test/golden.test.ts replays a golden trace. */
-async function replay(model: LiveModel, ref: Reference, run: Reference['runs'][number]): Promise<EngineEvent[]> {
+async function replay(model: LiveModel, ref: Reference, run: { maxNewTokens: number; context?: number }): Promise<EngineEvent[]> {
   const { events, listener } = collect();
-  const session = new LiveSession(model, listener, { threshold: ref.threshold, maxNewTokens: run.maxNewTokens });
+  const session = new LiveSession(model, listener, { threshold: ref.threshold, maxNewTokens: run.maxNewTokens, ...(run.context ? { context: run.context } : {}) });
   for (const q of ref.questions) session.ask(q.t, q.text);
   const { count, fps, width, height } = ref.frames;
   for (let k = 0; k < count; k++) await session.pushFrame({ t: k / fps, rgb: syntheticFrame(k, width, height) });
@@ -121,10 +124,10 @@ describe.skipIf(skipExport)('VideoLLM-online export of a small real-layout check
       ref.questions.forEach((q, i) => expect(layout.queryIds(q.text)).toEqual(ref.queryIds[i]));
     });
 
-    it('reproduces the reference: decisions, generated ids, |ΔP(interval)| <= 1e-4', { timeout: 600_000 }, async ({ skip }) => {
+    it('reproduces the reference: decisions, generated ids, compactions, |ΔP(interval)| <= 1e-4', { timeout: 600_000 }, async ({ skip }) => {
       const m = loaded(skip);
       // Software WebGPU (lavapipe in CI) is ~30x slower than the CPU: it replays the main run; the CPU also the 2-token cap.
-      for (const run of ep === 'webgpu' ? ref.runs.slice(0, 1) : ref.runs) {
+      for (const run of ep === 'webgpu' ? [ref.runs[0]!, ...ref.compactionRuns] : [...ref.runs, ...ref.compactionRuns]) {
         const events = await replay(m, ref, run);
         const frames = events.filter((e) => e.type === 'frame');
         const expected = run.trace.filter((e): e is RefFrame => e.type === 'frame');
@@ -134,10 +137,15 @@ describe.skipIf(skipExport)('VideoLLM-online export of a small real-layout check
         const says = events.filter((e) => e.type === 'say');
         const expectedSays = run.trace.filter((e): e is RefSay => e.type === 'say');
         expect(says.map((e) => [e.t, e.trigger, e.tokenIds])).toEqual(expectedSays.map((e) => [e.t, e.trigger, e.ids]));
+        const compactions = events.flatMap((e) => (e.type === 'compaction' ? [[e.t, e.evictedFrameTokens, e.evictedTextTokens, e.keptTokens]] : []));
+        const expectedCompactions = run.trace.filter((e): e is RefCompaction => e.type === 'compaction');
+        expect(compactions).toEqual(expectedCompactions.map((e) => [e.t, e.evictedFrameTokens, e.evictedTextTokens, e.keptTokens]));
+        expect(events.some((e) => e.type === 'contextReset')).toBe(false);
         // The trace exercises silence, speech, all three questions and an answer at a frame's time.
         expect(new Set(expected.map((e) => e.decision))).toEqual(new Set(['silent', 'speak', 'answer']));
         expect(expectedSays.filter((e) => e.trigger === 'question')).toHaveLength(3);
       }
+      expect(ref.compactionRuns[0]!.trace.filter((e) => e.type === 'compaction').length).toBeGreaterThanOrEqual(3);
     });
   });
 });
