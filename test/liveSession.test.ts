@@ -424,7 +424,7 @@ describe('the cache policy (a package with kv_shift)', () => {
     expect(events.some((e) => e.type === 'contextReset')).toBe(false);
   });
 
-  it('evicts the oldest text first once text holds more than half the budget', async () => {
+  it('evicts the oldest text first once text holds more than an eighth of the budget', async () => {
     const { cache, events, push, session } = setup({ compacts: true, budget, maxContext: 8192, reply: () => codec.encode('w'.repeat(N)) }, { context: budget });
     for (let k = 0; k < 40; k++) {
       session.ask(k + 0.5, `question number ${k} ` + 'q '.repeat(20));

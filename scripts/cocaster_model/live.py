@@ -13,6 +13,7 @@ from .layout import Layout
 from .model import Decoder, FrameEncoder, KvShift
 
 MAX_QUESTION_TOKENS = 256  # as src/engine/liveSession.ts: what a frame reserves for a question
+TEXT_SHARE = 8  # as src/engine/kvCache.ts: text may hold 1/8 of the budget before its oldest turns go
 
 
 class CachePolicy:
@@ -20,8 +21,8 @@ class CachePolicy:
     exceeded (mirrors CachePolicy in src/engine/kvCache.ts). Groups in cache order:
     the start prompt ("sink", never evicted), one frame (its interval token and
     embeddings), or text (consecutive turns). Evicts at least a quarter of the
-    budget at once: frames first, oldest first, unless text holds more than half
-    the budget, then the oldest text first."""
+    budget at once: frames first, oldest first, unless text holds more than an
+    eighth of the budget (TEXT_SHARE), then the oldest text first."""
 
     def __init__(self, budget: int):
         self.budget = budget
@@ -50,7 +51,7 @@ class CachePolicy:
         evicted = {"frame": 0, "text": 0}
         oldest = lambda kind: next((i for i, (k, _) in enumerate(self.groups) if k == kind and not gone[i]), None)  # noqa: E731
         while evicted["frame"] + evicted["text"] < target:
-            pick = oldest("text") if text_left > self.budget // 2 else None
+            pick = oldest("text") if text_left > self.budget // TEXT_SHARE else None
             pick = pick if pick is not None else oldest("frame")
             pick = pick if pick is not None else oldest("text")
             if pick is None:
