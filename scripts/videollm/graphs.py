@@ -63,10 +63,11 @@ class Weights:
         self.g, self.precision = g, precision
 
     def tensor(self, name: str, array: np.ndarray) -> str:
-        """A float32 value in the graph; matrices are stored as fp16 below fp32."""
+        """A float32 value in the graph; matrices are stored as fp16 below fp32.
+        `array` may be a transposed view: it is copied once, in the stored type."""
         if self.precision == "fp32" or array.ndim < 2:
-            return self.g.weight(name, array.astype(np.float32))
-        return self.g.op("Cast", [self.g.weight(name, array.astype(np.float16))], to=FLOAT)
+            return self.g.weight(name, array.astype(np.float32, order="C", copy=False))
+        return self.g.op("Cast", [self.g.weight(name, array.astype(np.float16, order="C"))], to=FLOAT)
 
     def linear(self, x: str, name: str, w: np.ndarray, bias: np.ndarray | None = None, quantize: bool = False) -> str:
         """x @ w.T (+ bias); w is [out, in] as checkpoints store it."""
@@ -75,7 +76,7 @@ class Weights:
             y = self.g.op("MatMulNBits", [x, self.g.weight(name + ".qweight", packed), self.g.weight(name + ".scales", scales)],
                           domain=MS, K=w.shape[1], N=w.shape[0], bits=4, block_size=INT4_BLOCK)
         else:
-            y = self.g.op("MatMul", [x, self.tensor(name, np.ascontiguousarray(w.T))])
+            y = self.g.op("MatMul", [x, self.tensor(name, w.T)])
         return self.g.op("Add", [y, self.g.weight(name + ".bias", bias.astype(np.float32))]) if bias is not None else y
 
 

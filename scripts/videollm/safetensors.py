@@ -2,8 +2,9 @@
 
 A file is an 8-byte little-endian header length, a JSON header (dtype, shape and
 byte range per tensor, plus optional "__metadata__") and the raw little-endian
-bytes. Reading maps the file (numpy memmap), so one tensor at a time is in memory;
-bf16 has no numpy dtype: it is the upper half of a float32, kept as uint16.
+bytes. A tensor is read on its own into a fresh buffer (not a memory map, whose
+touched pages would stay in the process's resident set), so one tensor at a time
+is in memory; bf16 has no numpy dtype: it is the upper half of a float32, kept as uint16.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16, "I64": np.int
 
 
 def bf16_to_f32(raw: np.ndarray) -> np.ndarray:
-    return (raw.astype(np.uint32) << 16).view(np.float32)
+    out = raw.astype(np.uint32)
+    out <<= 16  # in place: one float32-sized copy of the tensor, not two
+    return out.view(np.float32)
 
 
 def f32_to_bf16(x: np.ndarray) -> np.ndarray:
@@ -37,7 +40,6 @@ class SafetensorsFile:
         self.metadata = header.pop("__metadata__", {})
         self.entries = header
         self.base = 8 + n
-        self._map = np.memmap(path, dtype=np.uint8, mode="r")
 
     def keys(self) -> list[str]:
         return list(self.entries)
@@ -50,13 +52,17 @@ class SafetensorsFile:
 
     def raw(self, name: str) -> np.ndarray:
         e = self.entries[name]
+        dtype = np.dtype(DTYPES[e["dtype"]])
         start, end = e["data_offsets"]
-        return self._map[self.base + start:self.base + end].view(DTYPES[e["dtype"]]).reshape(e["shape"])
+        return np.fromfile(self.path, dtype=dtype, count=(end - start) // dtype.itemsize,
+                           offset=self.base + start).reshape(e["shape"])
 
     def f32(self, name: str) -> np.ndarray:
-        """A float32 copy (bf16 widened exactly)."""
+        """A float32 array of its own (bf16 widened exactly); callers may change it in place."""
         raw = self.raw(name)
-        return bf16_to_f32(raw) if self.dtype(name) == "BF16" else raw.astype(np.float32)
+        if self.dtype(name) == "BF16":
+            return bf16_to_f32(raw)
+        return raw if raw.dtype == np.float32 else raw.astype(np.float32)
 
 
 def nbytes(shape, dtype: str) -> int:
