@@ -85,6 +85,7 @@ describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () =>
   let d: DaemonProcess;
   let browser: BrowserContext;
   let panel: Page;
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     const configDir = tempDir('cocaster-panel-');
@@ -92,6 +93,7 @@ describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () =>
     d = await startDaemonProcess(testConfig(), configDir);
     browser = await launchChromium();
     panel = await browser.newPage();
+    panel.on('pageerror', (e) => pageErrors.push(e.message));
     await panel.setViewportSize({ width: 1280, height: 800 });
     await panel.addInitScript(EVENT_RECORDER);
     await panel.goto(`${d.base}/#token=${d.tokens.control}`);
@@ -250,4 +252,8 @@ describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () =>
     await panel.keyboard.press('s');
     expect(await panel.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('session-search');
   }, 60_000);
+
+  it('threw no error the whole time (an effect that re-triggers itself throws a few times a second)', () => {
+    expect(pageErrors).toEqual([]);
+  });
 });
