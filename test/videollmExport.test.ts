@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { LiveModel, LiveSession, type EngineEvent, type ExecutionProvider } from '../src/engine/index.js';
 import { Layout } from '../src/engine/layout.js';
 import { syntheticFrame } from '../src/engine/syntheticFrame.js';
 import { silentLogger } from '../src/util/log.js';
-import { ROOT, collect, tempDir } from './helpers.js';
+import { ROOT, collect, runCli, tempDir } from './helpers.js';
 
 // The exporter runs on Debian's torch, which only /usr/bin/python3 sees.
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -55,14 +55,14 @@ describe.skipIf(skipExport)('VideoLLM-online export of a small real-layout check
 
   beforeAll(() => {
     expect(noTorch, 'torch and onnx must import in /usr/bin/python3 (python3-torch, python3-onnx)').toBe('');
-    const gen = python(['-m', 'videollm.make_checkpoints', join(work, 'ckpt')], 150_000);
+    const gen = python(['-m', 'videollm.make_checkpoints', join(work, 'ckpt')], 400_000);
     expect(gen.status, gen.output.slice(-3000)).toBe(0);
     const c = join(work, 'ckpt');
     const exp = python(['-m', 'videollm.export', '--llama', join(c, 'llama'), '--adapter', join(c, 'adapter'), '--siglip', join(c, 'siglip'),
-      '--out', pkg, '--id', 'videollm-small', '--max-new-tokens', '8'], 150_000);
+      '--out', pkg, '--id', 'videollm-small', '--max-new-tokens', '8'], 400_000);
     expect(exp.status, exp.output.slice(-3000)).toBe(0);
     ref = JSON.parse(readFileSync(join(pkg, 'reference.json'), 'utf8')) as Reference;
-  }, 300_000);
+  }, 820_000);
 
   it('writes the real layout: <v> past the embedding rows, the interval token is "," (id 11)', () => {
     const manifest = JSON.parse(readFileSync(join(pkg, 'model.json'), 'utf8')) as { decoder: { vocabSize: number }; tokens: Record<string, string> };
@@ -75,11 +75,23 @@ describe.skipIf(skipExport)('VideoLLM-online export of a small real-layout check
     expect(ref.precision).toBe('fp32');
   });
 
+  it('cocaster models verify replays reference.json (every run, the compaction run too) and every file is checksummed', async () => {
+    const manifest = JSON.parse(readFileSync(join(pkg, 'model.json'), 'utf8')) as { files: Record<string, { path: string }>; externalData: Array<{ path: string }> };
+    expect(manifest.files.reference?.path).toBe('reference.json');
+    const dataFiles = readdirSync(pkg).filter((f) => f.endsWith('.onnx.data')).sort();
+    expect(manifest.externalData.map((e) => e.path).sort()).toEqual(dataFiles);
+    const res = await runCli(['models', 'verify', pkg, '--ep', 'cpu']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout.match(/: agrees$/gm)).toHaveLength(ref.runs.length + ref.compactionRuns.length);
+    expect(res.stdout).toMatch(/KV budget \d+\): decisions 100\.0% /);
+    expect(res.stdout).toMatch(/^videollm-small on cpu: verified$/m);
+  }, 300_000);
+
   it('an int4 export (MatMulNBits, fp16 elsewhere) agrees with the float32 reference on >= 95 % of decisions (cpu)', async () => {
     const c = join(work, 'ckpt');
     const int4 = join(work, 'pkg-int4');
     const exp = python(['-m', 'videollm.export', '--llama', join(c, 'llama'), '--adapter', join(c, 'adapter'), '--siglip', join(c, 'siglip'),
-      '--out', int4, '--id', 'videollm-small-int4', '--max-new-tokens', '8', '--precision', 'int4'], 150_000);
+      '--out', int4, '--id', 'videollm-small-int4', '--max-new-tokens', '8', '--precision', 'int4'], 400_000);
     expect(exp.status, exp.output.slice(-3000)).toBe(0);
     const ref4 = JSON.parse(readFileSync(join(int4, 'reference.json'), 'utf8')) as Reference;
     expect(ref4).toMatchObject({ precision: 'int4', tolerance: { decisionAgreement: 0.95 } });
@@ -91,10 +103,13 @@ describe.skipIf(skipExport)('VideoLLM-online export of a small real-layout check
       expect(frames).toHaveLength(expected.length);
       const agree = frames.filter((e, i) => e.decision === expected[i]!.decision).length / expected.length;
       expect(agree).toBeGreaterThanOrEqual(ref4.tolerance.decisionAgreement);
+      const verified = await runCli(['models', 'verify', int4, '--ep', 'cpu']);
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+      expect(verified.stdout).toMatch(/^videollm-small-int4 on cpu: verified$/m);
     } finally {
       await model.release();
     }
-  }, 200_000);
+  }, 600_000);
 
   describe.each(['cpu', 'webgpu'] as ExecutionProvider[])('replayed on %s', (ep) => {
     let model: LiveModel | string = 'not loaded';

@@ -68,7 +68,7 @@ def write_tokenizer(ckpt: VideoLLMCheckpoint, out: str) -> dict:
 
 def write_manifest(ckpt: VideoLLMCheckpoint, out: str, args, tokens: dict) -> None:
     c, v = ckpt.llama_cfg, ckpt.vision_cfg
-    files = {**GRAPHS, "tokenizer": "tokenizer.json", "tokenizerConfig": "tokenizer_config.json"}
+    files = {**GRAPHS, "tokenizer": "tokenizer.json", "tokenizerConfig": "tokenizer_config.json", "reference": "reference.json"}
     data = sorted(f for f in os.listdir(out) if f.endswith(".onnx.data"))
     manifest = {
         "format": "cocaster-model", "formatVersion": FORMAT_VERSION, "id": args.id, "name": args.name,
@@ -116,7 +116,6 @@ def main() -> None:
     graphs.write_kv_shift(ckpt, f"{args.out}/{GRAPHS['kvShift']}")
     print(f"graphs written ({args.precision}) in {time.time() - start:.1f} s, peak RSS {peak_rss_mb():.0f} MB")
     tokens = write_tokenizer(ckpt, args.out)
-    write_manifest(ckpt, args.out, args, tokens)
 
     runner = ReferenceRunner(ckpt, f"{args.out}/tokenizer.json", THRESHOLD, tokens)
     if args.check_transformers:
@@ -125,6 +124,7 @@ def main() -> None:
     reference = runner.reference_json(args.max_new_tokens, args.precision, TOLERANCE[args.precision])
     with open(f"{args.out}/reference.json", "w") as f:
         json.dump(reference, f)
+    write_manifest(ckpt, args.out, args, tokens)  # last: it lists reference.json with its checksum
     decisions = [e["decision"] for r in reference["runs"][:1] for e in r["trace"] if e["type"] == "frame"]
     print(f"reference: {len(decisions)} frames ({', '.join(f'{d} {decisions.count(d)}' for d in sorted(set(decisions)))}), "
           f"min decision margin {runner.min_margin:.2e}, min token gap {runner.min_token_gap:.2e}")

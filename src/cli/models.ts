@@ -52,7 +52,7 @@ async function verify(dir: string, ep: ExecutionProviderChoice, logger: Logger):
   try {
     const runs = await verifyAgainst(model, reference);
     for (const r of runs) {
-      out(`run (cap ${r.maxNewTokens}): decisions ${(100 * r.decisionAgreement).toFixed(1)}% of ${r.frames} frames, ` +
+      out(`run (cap ${r.maxNewTokens}${r.context ? `, KV budget ${r.context}` : ''}): decisions ${(100 * r.decisionAgreement).toFixed(1)}% of ${r.frames} frames, ` +
         `spoken lines ${r.saysEqual}/${r.says} identical, max |ΔP(interval)| ${r.maxDeltaP.toExponential(2)}: ${r.pass ? 'agrees' : 'DISAGREES'}`);
     }
     const ok = runs.every((r) => r.pass);

@@ -65,6 +65,10 @@ const manifestSchema = z.object({
     maxNewTokens: z.number().int().positive().max(4096),
   }),
   demo: fileEntry.optional(),
+  /** Weights stored beside the graphs (ONNX external data, `*.onnx.data`). */
+  externalData: z.array(fileEntry).default([]),
+  /** How the exporter stored the weights (fp32, fp16, int4); informational. */
+  precision: z.string().optional(),
 });
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
@@ -113,7 +117,8 @@ async function sha256Of(path: string): Promise<string> {
 
 /** Checks that every listed file exists and matches its sha256. */
 export async function verifyFiles(pkg: ModelPackage): Promise<void> {
-  const entries = Object.entries(pkg.manifest.files).filter(([, e]) => e !== undefined);
+  const data = pkg.manifest.externalData.map((e, i) => [`externalData.${i}`, e] as const);
+  const entries = [...Object.entries(pkg.manifest.files), ...data].filter(([, e]) => e !== undefined);
   for (const [key, entry] of entries) {
     const path = join(pkg.dir, entry!.path);
     if (!existsSync(path)) throw new UserError(`model package ${pkg.manifest.id}: ${entry!.path} (${key}) is missing`);

@@ -86,7 +86,7 @@ function refuseInstalled(store: ModelStore, pkg: ModelPackage): void {
 }
 
 function expectedSha(pkg: ModelPackage, name: string): string {
-  const entry = [...Object.values(pkg.manifest.files), pkg.manifest.demo].find((f) => f?.path === name);
+  const entry = [...Object.values(pkg.manifest.files), ...pkg.manifest.externalData, pkg.manifest.demo].find((f) => f?.path === name);
   return entry!.sha256;
 }
 

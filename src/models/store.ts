@@ -103,8 +103,8 @@ async function verifyPackage(pkg: ModelPackage): Promise<void> {
 
 /** Every file a package consists of: model.json and the files it lists. */
 export function packageFiles(pkg: ModelPackage): string[] {
-  const listed = Object.values(pkg.manifest.files).flatMap((f) => (f ? [f.path] : []));
-  return ['model.json', ...listed, ...(pkg.manifest.demo ? [pkg.manifest.demo.path] : [])];
+  const listed = [...Object.values(pkg.manifest.files), ...pkg.manifest.externalData, pkg.manifest.demo].flatMap((f) => (f ? [f.path] : []));
+  return ['model.json', ...listed];
 }
 
 function folderBytes(dir: string): number {
