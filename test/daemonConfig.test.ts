@@ -9,7 +9,7 @@ import { runCli, tempDir } from './helpers.js';
 describe('daemon config', () => {
   it('has a default for everything', () => {
     expect(parseConfig({}, 'x')).toEqual({
-      source: 'demo', ep: 'auto', server: { host: '127.0.0.1', port: 4480 }, store: {}, outputs: ['console', 'server'],
+      source: 'demo', fast: false, ep: 'auto', server: { host: '127.0.0.1', port: 4480 }, store: {}, outputs: ['console', 'server'], plugins: [], pluginSettings: {},
       obs: { url: 'ws://127.0.0.1:4455', pauseScenes: ['Starting Soon', 'BRB', 'Ending'], udpPort: 5600 },
     });
   });
