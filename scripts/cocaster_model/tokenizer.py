@@ -35,6 +35,22 @@ def to_symbols(text: str) -> list[str]:
     return [BYTE_TO_CHAR[b] for b in text.encode("utf-8")]
 
 
+def bpe_merge(symbols: list[str], ranks: dict) -> list[str]:
+    """Byte-pair merging as Hugging Face's BPE model does it: the lowest-ranked adjacent
+    pair first, until no pair has a rank."""
+    word = list(symbols)
+    while len(word) > 1:
+        best, best_rank = -1, None
+        for i in range(len(word) - 1):
+            r = ranks.get((word[i], word[i + 1]))
+            if r is not None and (best_rank is None or r < best_rank):
+                best, best_rank = i, r
+        if best < 0:
+            break
+        word[best:best + 2] = [word[best] + word[best + 1]]
+    return word
+
+
 @dataclass
 class BPETokenizer:
     vocab: dict[str, int]
@@ -54,17 +70,7 @@ class BPETokenizer:
         return len(self.vocab) + len(self.special_tokens)
 
     def bpe(self, symbols: list[str]) -> list[str]:
-        word = list(symbols)
-        while len(word) > 1:
-            best, best_rank = -1, None
-            for i in range(len(word) - 1):
-                r = self.ranks.get((word[i], word[i + 1]))
-                if r is not None and (best_rank is None or r < best_rank):
-                    best, best_rank = i, r
-            if best < 0:
-                break
-            word[best:best + 2] = [word[best] + word[best + 1]]
-        return word
+        return bpe_merge(symbols, self.ranks)
 
     def encode(self, text: str) -> list[int]:
         """Literal text -> ids. Never yields a special token."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 
+from cocaster_model.tokenizer import bpe_merge
+
 # Llama-3's pre-tokenizer pattern, as its tokenizer.json spells it.
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                   r"|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -74,17 +76,7 @@ class Llama3Tokenizer:
     def _bpe(self, piece: str) -> list[str]:
         if self.ignore_merges and piece in self.vocab:
             return [piece]
-        word = list(piece)
-        while len(word) > 1:
-            best, best_rank = -1, None
-            for i in range(len(word) - 1):
-                r = self.ranks.get((word[i], word[i + 1]))
-                if r is not None and (best_rank is None or r < best_rank):
-                    best, best_rank = i, r
-            if best < 0:
-                break
-            word[best:best + 2] = [word[best] + word[best + 1]]
-        return word
+        return bpe_merge(list(piece), self.ranks)
 
     def encode(self, text: str) -> list[int]:
         ids = []
