@@ -57,7 +57,11 @@ describe.skipIf(!hasObs)('the obs-text plugin writes the live caption into a nat
       return text && fresh.includes(text) ? text : undefined;
     }, 'the OBS text to equal a spoken line', 30_000);
     expect(shown.length).toBeGreaterThan(0);
-    const after = await screenshot('BRB');
+    // OBS draws the new text on its next rendered frame: poll rather than race it.
+    const after = await until(async () => {
+      const shot = await screenshot('BRB');
+      return shot !== before ? shot : undefined;
+    }, 'the scene to show the caption', 15_000);
     expect(after).not.toBe(before);
     expect(await screenshot(SOURCE)).not.toBe(await screenshot('BrbCard'));
   }, 60_000);
