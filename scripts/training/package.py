@@ -73,18 +73,23 @@ CONNECTOR_NODES = {"/connector/Mul": ("gain", 0), "/connector/Mul_1": ("gain", 1
                    "/connector/Add_5": ("side", 1), "/connector/Add_10": ("side", 2)}
 
 
-def graph_tensors(path: str) -> dict[str, torch.Tensor]:
-    """Parameter name -> tensor, for every initializer the exporter renamed too."""
+def graph_tensors(path: str, linear_scopes: tuple[str, ...] = ("decoder.",)) -> dict[str, torch.Tensor]:
+    """Parameter name -> tensor, for every initializer the exporter renamed too.
+    A MatMul under one of linear_scopes reads a Linear's weight (stored transposed);
+    the test fixtures' FrameEncoder needs ("connector.",) for its connector MLP."""
     m = onnx.load(path)
     inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
     out = {k: v for k, v in inits.items() if not k.startswith("onnx::")}
     for n in m.graph.node:
+        if n.op_type == "Identity" and n.input[0] in inits and not n.output[0].startswith("onnx::"):
+            out[n.output[0]] = inits[n.input[0]]   # equal initializers shared (a fresh model's norm weights)
+            continue
         for x in n.input:
             if x not in inits or not x.startswith("onnx::"):
                 continue
             t = inits[x]
             scope = _module_path(n.name)
-            if n.op_type == "MatMul" and scope.startswith("decoder."):   # Linear: weight stored transposed
+            if n.op_type == "MatMul" and scope.startswith(linear_scopes):   # Linear: weight stored transposed
                 out[scope + ".weight"] = t.t().contiguous()
             elif t.dim() == 3 and n.op_type in ("Mul", "Add"):             # GroupNorm affine [C, 1, 1]
                 out[scope + (".weight" if n.op_type == "Mul" else ".bias")] = t.flatten()
@@ -105,21 +110,19 @@ def _module_path(node_name: str) -> str:
     return ".".join(path)
 
 
-def checkpoints_from_package(package: str, work: Work, c: dict) -> None:
-    """runs/reader.pt, letters.pt, tokenizer/, <last decoder phase>.pt and demo.mp4 from a package."""
+def modules_from_package(package: str) -> tuple[Streamer, Reader, dict]:
+    """The training modules of a cocaster-tiny package, in memory and in eval mode:
+    the Streamer (connector + decoder, LM head tied to the embedding), the Reader
+    with its letter path attached (VisionTower(reader, model.connector) is the
+    package's vision_encoder.onnx) and the manifest."""
     with open(os.path.join(package, "model.json")) as f:
         manifest = json.load(f)
-    os.makedirs(work.runs("tokenizer"), exist_ok=True)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(os.path.join(package, name), work.runs("tokenizer", name))
-    if os.path.exists(os.path.join(package, "demo.mp4")):
-        shutil.copy(os.path.join(package, "demo.mp4"), work.runs("demo.mp4"))
     vis = graph_tensors(os.path.join(package, "vision_encoder.onnx"))
     dec = graph_tensors(os.path.join(package, "decoder_model_merged.onnx"))
     emb = graph_tensors(os.path.join(package, "embed_tokens.onnx"))
-    reader_from(vis, work, c["reader"]["steps"])
+    reader = reader_modules(vis)
     cfg = ModelConfig.from_dict(manifest["architecture"])
-    tok, _ = load_tokenizer(work.runs("tokenizer"))
+    tok, _ = load_tokenizer(package)
     model = Streamer(cfg, HEADS, copy_ids(tok))
     state = {k: v for k, v in dec.items() if k.startswith("decoder.") and not k.startswith("decoder.lm_head")}
     for k in ("decoder.embed.weight", "decoder.lm_head.weight", "connector.embed.weight"):
@@ -133,13 +136,26 @@ def checkpoints_from_package(package: str, work: Work, c: dict) -> None:
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         sys.exit(f"the package does not match the model: missing {missing}, unexpected {unexpected}")
+    return model.eval(), reader.eval(), manifest
+
+
+def checkpoints_from_package(package: str, work: Work, c: dict) -> None:
+    """runs/reader.pt, letters.pt, tokenizer/, <last decoder phase>.pt and demo.mp4 from a package."""
+    os.makedirs(work.runs("tokenizer"), exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(package, name), work.runs("tokenizer", name))
+    if os.path.exists(os.path.join(package, "demo.mp4")):
+        shutil.copy(os.path.join(package, "demo.mp4"), work.runs("demo.mp4"))
+    model, reader, _ = modules_from_package(package)
+    write_reader(reader, work, c["reader"]["steps"])
     last = c["decoder"]["phases"][-1]
-    torch.save({"model": model.state_dict(), "cfg": cfg.to_dict(), "step": last["steps"], "phase": last,
+    torch.save({"model": model.state_dict(), "cfg": model.cfg.to_dict(), "step": last["steps"], "phase": last,
                 "from_package": package}, work.runs(last["name"] + ".pt"))
     log(f"rebuilt the checkpoints in {work.runs()} from {package}")
 
 
-def reader_from(vis: dict, work: Work, steps: int) -> None:
+def reader_modules(vis: dict) -> Reader:
+    """The Reader with its LetterReader attached (reader.letters), from the vision graph's tensors."""
     reader = Reader(HEADS, lexicon())
     missing, unexpected = reader.load_state_dict({k[len("reader."):]: v for k, v in vis.items()
                                                   if k.startswith("reader.") and not k.startswith("reader.letters.")}, strict=False)
@@ -151,6 +167,14 @@ def reader_from(vis: dict, work: Work, steps: int) -> None:
     arch = {"widths": tuple(w.shape[0] for w in convs), "fc": vis["reader.letters.fc.0.weight"].shape[0]}
     letters = LetterReader(**arch)
     letters.load_state_dict({k[len("reader.letters."):]: v for k, v in vis.items() if k.startswith("reader.letters.")}, strict=True)
+    letters.arch = arch
+    reader.letters = letters
+    return reader
+
+
+def write_reader(reader: Reader, work: Work, steps: int) -> None:
+    """runs/reader.pt (the trunk, without its letter path) and runs/letters.pt."""
     os.makedirs(work.runs(), exist_ok=True)
-    torch.save({"model": reader.state_dict(), "step": steps}, work.runs("reader.pt"))
-    torch.save({"model": letters.state_dict(), "arch": arch, "step": -1}, work.runs("letters.pt"))
+    trunk = {k: v for k, v in reader.state_dict().items() if not k.startswith("letters.")}
+    torch.save({"model": trunk, "step": steps}, work.runs("reader.pt"))
+    torch.save({"model": reader.letters.state_dict(), "arch": reader.letters.arch, "step": -1}, work.runs("letters.pt"))
