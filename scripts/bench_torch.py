@@ -23,7 +23,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 
 import torch
 
@@ -31,44 +30,13 @@ SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, SCRIPTS)
 from cocaster_model.layout import Layout  # noqa: E402
 from cocaster_model.live import LiveReference, preprocess  # noqa: E402
-from cocaster_model.model import Decoder, FrameEncoder, ModelConfig, VisionTower  # noqa: E402
 from cocaster_model.tokenizer import BPETokenizer  # noqa: E402
 from make_fixture import synthetic_frame  # noqa: E402
+from training.package import package_modules  # noqa: E402
 
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def fixture_modules(package: str, manifest: dict) -> tuple[torch.nn.Module, Decoder]:
-    """A make_fixture.py package: FrameEncoder and an untied Decoder, from its ONNX files."""
-    from training.package import graph_tensors
-    vis = graph_tensors(os.path.join(package, "vision_encoder.onnx"), linear_scopes=("connector.",))
-    dec = graph_tensors(os.path.join(package, "decoder_model_merged.onnx"))
-    emb = graph_tensors(os.path.join(package, "embed_tokens.onnx"))
-    cfg = ModelConfig.from_dict(manifest["architecture"])
-    if cfg.side_layers and not any(k.startswith("decoder.side_in.") for k in dec):
-        # tiny-random-side's model.json predates the side_plain field; its graph has the plain branch.
-        cfg = replace(cfg, side_plain=True)
-    encoder, decoder = FrameEncoder(cfg), Decoder(cfg)
-    state = {k[len("decoder."):]: v for k, v in dec.items() if k.startswith("decoder.")}
-    state["embed.weight"] = emb["embed.weight"]
-    for module, tensors, what in ((encoder, vis, "vision encoder"), (decoder, state, "decoder")):
-        missing, unexpected = module.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("_")}, strict=False)
-        if missing or unexpected:
-            sys.exit(f"the package's {what} does not match the architecture: missing {missing}, unexpected {unexpected}")
-    return encoder.eval(), decoder.eval()
-
-
-def package_modules(package: str, manifest: dict) -> tuple[torch.nn.Module, Decoder]:
-    """(vision encoder, decoder) as the package's ONNX files hold them."""
-    from onnx import load
-    names = {i.name for i in load(os.path.join(package, "vision_encoder.onnx")).graph.initializer}
-    if any(n.startswith("reader.") for n in names):   # cocaster-tiny: the reader and its connector
-        from training.package import modules_from_package
-        model, reader, _ = modules_from_package(package)
-        return VisionTower(reader, model.connector).eval(), model.decoder
-    return fixture_modules(package, manifest)
 
 
 def main() -> None:

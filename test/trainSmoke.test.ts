@@ -58,11 +58,10 @@ describe('the shipped package re-exported from its own weights', () => {
     expect(run.status, run.output.slice(-3000)).toBe(0);
     const manifest = JSON.parse(readFileSync(join(ROOT, 'models/cocaster-tiny/model.json'), 'utf8')) as { files: Record<string, { path: string; sha256: string }> };
     const onnx = Object.values(manifest.files).filter((f) => f.path.endsWith('.onnx'));
-    expect(onnx).toHaveLength(4); // vision, embed, decoder and kv_shift
+    expect(onnx).toHaveLength(5); // vision, embed, decoder, kv_shift and kv_append
     for (const f of onnx) expect(createHash('sha256').update(readFileSync(join(work, 'pkg', f.path))).digest('hex'), f.path).toBe(f.sha256);
-    // The exporter lists the cache-compaction graph as the committed manifest does.
-    const reexported = JSON.parse(readFileSync(join(work, 'pkg/model.json'), 'utf8')) as typeof manifest;
-    expect(reexported.files.kvShift).toEqual({ path: 'kv_shift.onnx', sha256: manifest.files.kvShift?.sha256 });
+    // The exporter writes the committed manifest itself (the cache graphs listed, the decoder's cache I/O).
+    expect(readFileSync(join(work, 'pkg/model.json'), 'utf8')).toBe(readFileSync(join(ROOT, 'models/cocaster-tiny/model.json'), 'utf8'));
   }, 150_000);
 });
 

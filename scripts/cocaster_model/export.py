@@ -1,10 +1,13 @@
 """Export a model to cocaster's package format (models/<id>/).
 
 Writes vision_encoder.onnx, embed_tokens.onnx, decoder_model_merged.onnx (opset 17,
-Optimum/transformers.js input and output names), kv_shift.onnx (one cache layer
-compacted: kept positions gathered, keys re-rotated), tokenizer.json,
-tokenizer_config.json and model.json with sha256 for every file. The TypeScript
-loader (src/engine/manifest.ts) validates all of it.
+Optimum/transformers.js input and output names, the "append" cache I/O of format 2:
+the past is a buffer the engine appends to, present holds the new positions only,
+logits the last position only; see Decoder.forward_append), kv_append.onnx (past +
+new positions -> the next past, every layer in one run: for caches that live on a
+GPU), kv_shift.onnx (one cache layer compacted: kept positions gathered, keys
+re-rotated), tokenizer.json, tokenizer_config.json and model.json with sha256 for
+every file. The TypeScript loader (src/engine/manifest.ts) validates all of it.
 """
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ import torch.nn as nn
 from .model import Decoder, KvShift, ModelConfig
 from .tokenizer import BPETokenizer
 
-FORMAT_VERSION = 1
+# 2: the decoder's "append" cache I/O (model.json decoder.io) and kv_append.onnx. A
+# format-2 manifest without decoder.io has format 1's "concat" I/O (videollm's exporter).
+FORMAT_VERSION = 2
 OPSET = 17
 
 
@@ -29,8 +34,14 @@ class _DecoderForExport(nn.Module):
 
     def forward(self, inputs_embeds, attention_mask, position_ids, *flat_past):
         past = [(flat_past[2 * i], flat_past[2 * i + 1]) for i in range(len(flat_past) // 2)]
-        logits, present = self.decoder(inputs_embeds, attention_mask, position_ids, past)
+        logits, present = self.decoder(inputs_embeds, attention_mask, position_ids, past, append=True)
         return (logits, *[t for kv in present for t in kv])
+
+
+class _KvAppend(nn.Module):
+    def forward(self, *flat):
+        half = len(flat) // 2
+        return tuple(torch.cat([past, new], dim=2) for past, new in zip(flat[:half], flat[half:]))
 
 
 class _EmbedForExport(nn.Module):
@@ -52,7 +63,6 @@ def sha256(path: str) -> str:
 
 def export_onnx(encoder: nn.Module, decoder: Decoder, cfg: ModelConfig, out: str) -> None:
     encoder.eval(); decoder.eval()
-    n = cfg.cache_layers
     with torch.no_grad():
         pix = torch.zeros(2, 3, cfg.image_size, cfg.image_size)
         torch.onnx.export(encoder, (pix,), f"{out}/vision_encoder.onnx", opset_version=OPSET,
@@ -62,23 +72,39 @@ def export_onnx(encoder: nn.Module, decoder: Decoder, cfg: ModelConfig, out: str
         torch.onnx.export(_EmbedForExport(decoder), (ids,), f"{out}/embed_tokens.onnx", opset_version=OPSET,
                           input_names=["input_ids"], output_names=["inputs_embeds"],
                           dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "inputs_embeds": {0: "batch", 1: "seq"}})
-        # Trace with a non-empty past and S != P so no shape is frozen.
-        p, s = 3, 5
+    export_decoder(decoder, cfg, out)
+    encoder.eval(); decoder.eval()  # torch.onnx.export may leave modules in train mode
+    export_kv_shift(cfg, out)
+
+
+def export_decoder(decoder: Decoder, cfg: ModelConfig, out: str) -> None:
+    """decoder_model_merged.onnx (the "append" cache I/O) and kv_append.onnx."""
+    decoder.eval()
+    n = cfg.cache_layers
+    with torch.no_grad():
+        # Trace with a non-empty past, unused slots, and S != P so no shape is frozen.
+        p, s = 4, 5
         emb = torch.randn(1, s, cfg.hidden_size)
-        mask = torch.ones(1, p + s, dtype=torch.long)
-        pos = torch.arange(p, p + s).unsqueeze(0)
+        mask = torch.tensor([[1, 1, 1, 0] + [1] * s])
+        pos = torch.arange(3, 3 + s).unsqueeze(0)
         past = [torch.randn(1, cfg.num_kv_heads, p, cfg.head_dim) for _ in range(2 * n)]
         past_names = [f"past_key_values.{i}.{kv}" for i in range(n) for kv in ("key", "value")]
         present_names = [f"present.{i}.{kv}" for i in range(n) for kv in ("key", "value")]
         axes = {"inputs_embeds": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "total"},
-                "position_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}
+                "position_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
         axes.update({name: {0: "batch", 2: "past"} for name in past_names})
-        axes.update({name: {0: "batch", 2: "total"} for name in present_names})
+        axes.update({name: {0: "batch", 2: "seq"} for name in present_names})
         torch.onnx.export(_DecoderForExport(decoder), (emb, mask, pos, *past), f"{out}/decoder_model_merged.onnx",
                           opset_version=OPSET, input_names=["inputs_embeds", "attention_mask", "position_ids", *past_names],
                           output_names=["logits", *present_names], dynamic_axes=axes)
-    encoder.eval(); decoder.eval()  # torch.onnx.export may leave modules in train mode
-    export_kv_shift(cfg, out)
+        new = [torch.randn(1, cfg.num_kv_heads, s, cfg.head_dim) for _ in range(2 * n)]
+        next_names = [f"next.{i}.{kv}" for i in range(n) for kv in ("key", "value")]
+        torch.onnx.export(_KvAppend(), (*past, *new), f"{out}/kv_append.onnx", opset_version=OPSET,
+                          input_names=[*past_names, *present_names], output_names=next_names,
+                          dynamic_axes={**{k: {0: "batch", 2: "past"} for k in past_names},
+                                        **{k: {0: "batch", 2: "seq"} for k in present_names},
+                                        **{k: {0: "batch", 2: "total"} for k in next_names}})
+    decoder.eval()
 
 
 def export_kv_shift(cfg: ModelConfig, out: str) -> None:
@@ -107,6 +133,7 @@ def write_package(out: str, *, model_id: str, name: str, description: str, encod
         "embedTokens": "embed_tokens.onnx",
         "decoder": "decoder_model_merged.onnx",
         "kvShift": "kv_shift.onnx",
+        "kvAppend": "kv_append.onnx",
         "tokenizer": "tokenizer.json",
         "tokenizerConfig": "tokenizer_config.json",
     }
@@ -120,7 +147,7 @@ def write_package(out: str, *, model_id: str, name: str, description: str, encod
         "vision": {"fps": fps, "width": cfg.image_size, "height": cfg.image_size, "padToSquare": pad_to_square,
                    "rescale": 1 / 255, "mean": list(mean), "std": list(std), "tokensPerFrame": cfg.tokens_per_frame},
         "decoder": {"hiddenSize": cfg.hidden_size, "numLayers": cfg.cache_layers, "numKeyValueHeads": cfg.num_kv_heads,
-                    "headDim": cfg.head_dim, "vocabSize": cfg.vocab_size, "maxContext": max_context},
+                    "headDim": cfg.head_dim, "vocabSize": cfg.vocab_size, "maxContext": max_context, "io": "append"},
         "tokens": tokens,
         "layout": layout,
         "generation": {"threshold": threshold, "maxNewTokens": max_new_tokens},

@@ -3,8 +3,10 @@
 Shapes follow the ONNX package contract (see export.py):
   vision:  pixel_values [N,3,H,W] -> frame embeddings [N,K,D]
   embed:   input_ids [B,S] -> inputs_embeds [B,S,D]
-  decoder: inputs_embeds [B,S,D], attention_mask [B,P+S], position_ids [B,S],
-           past (key, value) per layer [B,Hkv,P,Dh] -> logits [B,S,V], present [B,Hkv,P+S,Dh]
+  decoder: inputs_embeds [B,S,D], attention_mask [B,C+S], position_ids [B,S],
+           past (key, value) per layer [B,Hkv,C,Dh] (a buffer: slots the mask hides are
+           unused) -> logits [B,1,V] (the last position), present [B,Hkv,S,Dh] (the new
+           positions only): Decoder.forward_append, the "append" cache I/O
 
 cocaster-tiny = VisionTower (Reader with its LetterReader, then Connector) and a
 Decoder (Llama-style stack plus the gated answer branch); Streamer is the same
@@ -95,6 +97,17 @@ class RMSNorm(nn.Module):
         return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
 
 
+@dataclass
+class AppendMask:
+    """The exported decoder's masks (Decoder.forward_append): additive [B,1,1,C] over
+    the past buffer's slots, [1,1,S,S] causal over the new positions; and the recency
+    distances [S,C] and [S,S] (None without the answer branch)."""
+    past: torch.Tensor
+    new: torch.Tensor
+    dist_past: torch.Tensor | None
+    dist_new: torch.Tensor | None
+
+
 def rotate_half(x):
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
@@ -133,6 +146,8 @@ class Attention(nn.Module):
     def forward(self, x, cos, sin, mask, past_k, past_v, dist=None):
         """mask: additive float [B,1,S,T] (export, live loop), or for training on a
         whole sequence without past a boolean [S,S], True where a key is hidden."""
+        if isinstance(mask, AppendMask):
+            return self.forward_append(x, cos, sin, mask, past_k, past_v)
         if mask.dtype == torch.bool:
             return self.forward_train(x, cos, sin, mask, dist)
         b, s, _ = x.shape
@@ -150,6 +165,28 @@ class Attention(nn.Module):
         probs = torch.softmax(scores, dim=-1).view(b, self.hkv, g * s, -1)
         out = torch.matmul(probs, v).view(b, self.h, s, self.dh)
         out = out.transpose(1, 2).reshape(b, s, self.h * self.dh)
+        return self.o(out), k, v
+
+    def forward_append(self, x, cos, sin, mask: AppendMask, past_k, past_v):
+        """The same math for the exported graph: the past is read where it lies (a
+        buffer the engine appends to) and never concatenated; scores over it and over
+        the new positions meet only in the softmax, so a step copies nothing of size
+        O(cache). Returns the new positions' keys and values only."""
+        b, s, _ = x.shape
+        q, k, v = self.project(x, cos, sin)
+        g, c = self.h // self.hkv, past_k.shape[2]
+        qg = q.reshape(b, self.hkv, g * s, self.dh)
+        # Shapes as -1, never as the past's length: a 0 in an ONNX Reshape means "keep
+        # that dimension", and an empty cache has length 0.
+        scores_past = (torch.matmul(qg, past_k.transpose(2, 3)) / math.sqrt(self.dh)).view(b, self.hkv, g, s, -1) + mask.past.unsqueeze(1)
+        scores_new = (torch.matmul(qg, k.transpose(2, 3)) / math.sqrt(self.dh)).view(b, self.hkv, g, s, -1) + mask.new.unsqueeze(1)
+        if mask.dist_past is not None and hasattr(self, "recency"):   # the answer branch's heads only
+            scores_past = scores_past + self.recency_bias(x, mask.dist_past).view(b, self.hkv, g, s, -1)
+            scores_new = scores_new + self.recency_bias(x, mask.dist_new).view(b, self.hkv, g, s, -1)
+        probs = torch.softmax(torch.cat([scores_past, scores_new], dim=-1), dim=-1)
+        probs_past, probs_new = probs[..., :c], probs[..., c:]
+        out = torch.matmul(probs_past.reshape(b, self.hkv, g * s, -1), past_v) + torch.matmul(probs_new.reshape(b, self.hkv, g * s, -1), v)
+        out = out.view(b, self.h, s, self.dh).transpose(1, 2).reshape(b, s, self.h * self.dh)
         return self.o(out), k, v
 
     def forward_train(self, x, cos, sin, hidden, dist=None):
@@ -239,9 +276,9 @@ class Decoder(nn.Module):
         emb = torch.cat([freqs, freqs], dim=-1)
         return emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)
 
-    def run(self, inputs_embeds, cos, sin, mask, past, dist=None):
+    def run(self, inputs_embeds, cos, sin, mask, past, dist=None, last_only=False):
         """Stack and branch over one mask: (logits, present (key, value) per cache
-        layer, BranchOut or None)."""
+        layer, BranchOut or None); with last_only, logits of the last position only."""
         x, present = inputs_embeds, []
         frozen = not self.blocks[0].attn.o.weight.requires_grad   # a frozen stack needs no graph
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
@@ -249,22 +286,26 @@ class Decoder(nn.Module):
                 x, k, v = block(x, cos, sin, mask, pk, pv)
                 present.append((k, v))
         normed = self.norm(x)
+        head = (lambda h: self.lm_head(h[:, -1:])) if last_only else self.lm_head
         if not self.cfg.side_layers:
-            return self.lm_head(normed), present, None
+            return head(normed), present, None
         y = y0 = inputs_embeds + self.side_in(normed) if self.answer_branch else inputs_embeds
         for block, (pk, pv) in zip(self.side_blocks, past[len(self.blocks):]):
             y, k, v = block(y, cos, sin, mask, pk, pv, dist if self.answer_branch else None)
             present.append((k, v))
         update = y - y0
         if not self.answer_branch:
-            return self.lm_head(self.norm(x + update)), present, None
+            return head(self.norm(x + update)), present, None
         gate_logit = self.side_gate(self.side_gate_norm(y)).squeeze(-1)
         gated = update * gate_from_logit(gate_logit).unsqueeze(-1)
         ungated = BranchOut(gate_logit, self.lm_head(normed + update)) if torch.is_grad_enabled() else None
-        return self.lm_head(normed + gated), present, ungated
+        return head(normed + gated), present, ungated
 
-    def forward(self, inputs_embeds, attention_mask, position_ids, past):
-        """past: list of (key, value) per cache layer. Returns logits and the new list."""
+    def forward(self, inputs_embeds, attention_mask, position_ids, past, append: bool = False):
+        """past: list of (key, value) per cache layer. Returns logits and the new list
+        (with append, forward_append's: what the exported graph computes)."""
+        if append:
+            return self.forward_append(inputs_embeds, attention_mask, position_ids, past)
         s = inputs_embeds.shape[1]
         p = past[0][0].shape[2]
         cos, sin = self.rope(position_ids)
@@ -276,6 +317,29 @@ class Decoder(nn.Module):
         # Cache positions, as the engine's position_ids are: distance back in tokens.
         dist = token_distance(q_pos, k_pos, inputs_embeds.dtype) if self.answer_branch else None
         logits, present, _ = self.run(inputs_embeds, cos, sin, mask.unsqueeze(1), past, dist)   # mask [B,1,S,T]
+        return logits, present
+
+    def forward_append(self, inputs_embeds, attention_mask, position_ids, past):
+        """The exported decoder (the "append" cache I/O): past per cache layer is a
+        buffer [B,Hkv,C,Dh] whose first slots hold positions 0.. (attention_mask 1) and
+        whose other slots are unused (0); the new positions sit at position_ids.
+        Returns the last position's logits [B,1,V] and the new keys and values only.
+        Equal to forward() on the same cache: the past slots are positions, so the
+        causal mask over them is the attention mask and distances come from positions."""
+        s, c = inputs_embeds.shape[1], past[0][0].shape[2]
+        cos, sin = self.rope(position_ids)
+        neg = torch.tensor(torch.finfo(inputs_embeds.dtype).min, dtype=inputs_embeds.dtype)
+        zeros = torch.zeros((), dtype=inputs_embeds.dtype)
+        mask_past = torch.where(attention_mask[:, :c] > 0, zeros, neg)[:, None, None, :]
+        q_pos = position_ids[0].unsqueeze(1)
+        new_ok = (torch.arange(s).unsqueeze(0) <= torch.arange(s).unsqueeze(1)) & (attention_mask[:, c:] > 0).unsqueeze(1)
+        mask_new = torch.where(new_ok, zeros, neg).unsqueeze(1)
+        dist_past = dist_new = None
+        if self.answer_branch:
+            dist_past = token_distance(q_pos, torch.arange(c).unsqueeze(0), inputs_embeds.dtype)
+            dist_new = token_distance(q_pos, position_ids[0].unsqueeze(0), inputs_embeds.dtype)
+        masks = AppendMask(mask_past, mask_new, dist_past, dist_new)
+        logits, present, _ = self.run(inputs_embeds, cos, sin, masks, past, last_only=True)
         return logits, present
 
     def forward_train(self, inputs_embeds) -> tuple[torch.Tensor, BranchOut | None]:

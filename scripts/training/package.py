@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import onnx
 import torch
@@ -23,7 +24,7 @@ from onnx import numpy_helper
 
 from cocaster_model.export import sha256, write_package
 from cocaster_model.layout import DEFAULT_LAYOUT, DEFAULT_TOKENS
-from cocaster_model.model import LetterReader, ModelConfig, Reader, Streamer, VisionTower
+from cocaster_model.model import Decoder, FrameEncoder, LetterReader, ModelConfig, Reader, Streamer, VisionTower
 
 from .data import FPS, HEADS, MEAN, STD, Work, copy_ids, lexicon, load_tokenizer, log
 from .reader import load_reader
@@ -178,3 +179,32 @@ def write_reader(reader: Reader, work: Work, steps: int) -> None:
     trunk = {k: v for k, v in reader.state_dict().items() if not k.startswith("letters.")}
     torch.save({"model": trunk, "step": steps}, work.runs("reader.pt"))
     torch.save({"model": reader.letters.state_dict(), "arch": reader.letters.arch, "step": -1}, work.runs("letters.pt"))
+
+
+def fixture_modules(package: str, manifest: dict) -> tuple[torch.nn.Module, Decoder]:
+    """A make_fixture.py package: FrameEncoder and an untied Decoder, from its ONNX files."""
+    vis = graph_tensors(os.path.join(package, "vision_encoder.onnx"), linear_scopes=("connector.",))
+    dec = graph_tensors(os.path.join(package, "decoder_model_merged.onnx"))
+    emb = graph_tensors(os.path.join(package, "embed_tokens.onnx"))
+    cfg = ModelConfig.from_dict(manifest["architecture"])
+    if cfg.side_layers and not any(k.startswith("decoder.side_in.") for k in dec):
+        # tiny-random-side's model.json predates the side_plain field; its graph has the plain branch.
+        cfg = replace(cfg, side_plain=True)
+    encoder, decoder = FrameEncoder(cfg), Decoder(cfg)
+    state = {k[len("decoder."):]: v for k, v in dec.items() if k.startswith("decoder.")}
+    state["embed.weight"] = emb["embed.weight"]
+    for module, tensors, what in ((encoder, vis, "vision encoder"), (decoder, state, "decoder")):
+        missing, unexpected = module.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("_")}, strict=False)
+        if missing or unexpected:
+            sys.exit(f"the package's {what} does not match the architecture: missing {missing}, unexpected {unexpected}")
+    return encoder.eval(), decoder.eval()
+
+
+def package_modules(package: str, manifest: dict) -> tuple[torch.nn.Module, Decoder]:
+    """(vision encoder, decoder) as the package's ONNX files hold them."""
+    from onnx import load
+    names = {i.name for i in load(os.path.join(package, "vision_encoder.onnx")).graph.initializer}
+    if any(n.startswith("reader.") for n in names):   # cocaster-tiny: the reader and its connector
+        model, reader, _ = modules_from_package(package)
+        return VisionTower(reader, model.connector).eval(), model.decoder
+    return fixture_modules(package, manifest)

@@ -1,6 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LiveModel, LiveSession, type ExecutionProviderChoice } from '../engine/index.js';
 import { syntheticFrame } from '../engine/syntheticFrame.js';
+import type { TimingPart } from '../engine/timing.js';
+import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 
 export interface BenchOptions {
@@ -8,57 +13,155 @@ export interface BenchOptions {
   frames: number;
   ep: ExecutionProviderChoice;
   logger: Logger;
+  /** Where each frame's time goes (ms per frame by part). */
+  profile?: boolean;
+  /** Also run the PyTorch reference loop on the same weights and frames. */
+  compareTorch?: boolean;
 }
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Cached tokens at which fpsAtContext measures. */
+const CONTEXT_POINTS = [500, 1500, 3000];
+/** Frames timed at each context point. */
+const CONTEXT_FRAMES = 40;
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** A fixed stream (the golden test's synthetic frames, no questions) through the real
- * engine; reports where the time goes. */
+ * engine, one frame in flight (encoding overlaps decoding, as in `run --fast`);
+ * reports frames/s, where the time goes, fps at fixed cache sizes and, with
+ * compareTorch, the PyTorch reference loop's frames/s on the same frames. */
 export async function bench(opts: BenchOptions): Promise<Record<string, unknown>> {
   const model = await LiveModel.load(opts.modelDir, { ep: opts.ep, logger: opts.logger });
-  const { width, height, fps } = model.manifest.vision;
+  const { width, height, fps, tokensPerFrame } = model.manifest.vision;
   const frames = Array.from({ length: opts.frames }, (_, k) => syntheticFrame(k, width, height));
-  let visionMs = 0;
-  let frameDecoderMs = 0;
+  const parts = new Map<TimingPart, number>();
   const tokenMs: number[] = [];
-  const tokensPerFrame = model.manifest.vision.tokensPerFrame;
   model.onTiming = (part, ms, positions) => {
-    if (part === 'vision') visionMs += ms;
-    else if (part === 'decoder' && positions >= tokensPerFrame) frameDecoderMs += ms;
-    else if (part === 'decoder' && positions === 1) tokenMs.push(ms);
+    parts.set(part, (parts.get(part) ?? 0) + ms);
+    if (part === 'decoder' && positions === 1) tokenMs.push(ms);
   };
-  let resets = 0;
-  let compactions = 0;
-  let spoken = 0;
+  const counts = { resets: 0, compactions: 0, spoken: 0 };
   const session = new LiveSession(model, (e) => {
-    if (e.type === 'contextReset') resets++;
-    if (e.type === 'compaction') compactions++;
-    if (e.type === 'say') spoken++;
+    if (e.type === 'contextReset') counts.resets++;
+    if (e.type === 'compaction') counts.compactions++;
+    if (e.type === 'say') counts.spoken++;
   });
   const perFrame: number[] = [];
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
+  let inFlight: Promise<void> | undefined;
+  let last = start;
   for (let k = 0; k < frames.length; k++) {
-    const t0 = performance.now();
-    await session.pushFrame({ t: k / fps, rgb: frames[k]! });
-    perFrame.push(performance.now() - t0);
+    const next = session.pushFrame({ t: k / fps, rgb: frames[k]! });
+    if (inFlight) await inFlight, perFrame.push(-last + (last = performance.now()));
+    inFlight = next;
   }
+  await inFlight;
+  perFrame.push(performance.now() - last);
   const totalMs = performance.now() - start;
+  const cpu = process.cpuUsage(cpuStart);
+  const profile = Object.fromEntries([...parts].map(([part, ms]) => [part, round(ms / frames.length)]));
+  model.onTiming = undefined;
+  const fpsAtContext = await contextPoints(model, frames);
   await model.release();
   perFrame.sort((a, b) => a - b);
   const sortedTokens = [...tokenMs].sort((a, b) => a - b);
-  return {
+  const total = round((frames.length / totalMs) * 1000);
+  const result: Record<string, unknown> = {
     model: model.manifest.id,
     executionProvider: model.provider,
+    decoderIo: model.manifest.decoder.io,
     frames: frames.length,
-    fps: { vision: round((frames.length / visionMs) * 1000), decoder: round((frames.length / frameDecoderMs) * 1000), total: round((frames.length / totalMs) * 1000) },
+    fps: {
+      vision: round((frames.length / (parts.get('vision') ?? 0)) * 1000),
+      decoder: round((frames.length / ((parts.get('decoder') ?? 0) - sumOf(tokenMs))) * 1000),
+      total,
+    },
+    // Both cores' time: with encoding beside decoding, wall time is less than this.
+    cpuMsPerFrame: round((cpu.user + cpu.system) / 1000 / frames.length),
     msPerFrame: { p50: round(percentile(perFrame, 0.5)), p95: round(percentile(perFrame, 0.95)) },
-    msPerToken: { mean: round(tokenMs.reduce((a, b) => a + b, 0) / Math.max(1, tokenMs.length)), p50: round(percentile(sortedTokens, 0.5)) },
+    msPerToken: { mean: round(sumOf(tokenMs) / Math.max(1, tokenMs.length)), p50: round(percentile(sortedTokens, 0.5)) },
     generatedTokens: tokenMs.length,
-    linesSpoken: spoken,
-    contextResets: resets,
-    compactions,
+    linesSpoken: counts.spoken,
+    contextResets: counts.resets,
+    compactions: counts.compactions,
     finalContext: session.contextLength,
+    tokensPerFrame,
+    fpsAtContext: Object.fromEntries(fpsAtContext.map((p) => [String(p.tokens), p.fps])),
+    ...(model.provider === 'cpu' ? {} : { transfersPerFrame: Object.fromEntries(fpsAtContext.map((p) => [String(p.tokens), p.transfers])) }),
+    ...(opts.profile ? { profileMsPerFrame: profile } : {}),
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version },
   };
+  if (opts.compareTorch) {
+    const torch = torchBench(opts.modelDir, frames.length);
+    result.compareTorch = { torchFps: torch.torchFps, ratio: round(total / torch.torchFps), torchThreads: torch.threads, torchLinesSpoken: torch.linesSpoken, torchFinalContext: torch.finalContext };
+  }
+  return result;
+}
+
+const sumOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+interface ContextPoint {
+  tokens: number;
+  fps: number;
+  /** Bytes per frame between host and device (GPU providers). */
+  transfers: { hostToDevice: number; deviceToHost: number };
+}
+
+/** Frames/s with the cache holding ~N tokens: the cache is filled with frames to N,
+ * then CONTEXT_FRAMES more are timed (no decisions: encode, embed the interval
+ * token, decode), one frame in flight as in the stream. */
+async function contextPoints(model: LiveModel, frames: Uint8Array[]): Promise<ContextPoint[]> {
+  const tokensPerFrame = model.manifest.vision.tokensPerFrame + 1;
+  const points: ContextPoint[] = [];
+  for (const tokens of CONTEXT_POINTS) {
+    const cache = model.newKvCache();
+    const interval = model.codec.encode(model.manifest.tokens.interval);
+    const step = async (encoding: Promise<Float32Array>) => {
+      const frame = await encoding;
+      const prefix = await model.embed(interval);
+      const embeds = new Float32Array(prefix.length + frame.length);
+      embeds.set(prefix);
+      embeds.set(frame, prefix.length);
+      await model.forward(cache, embeds);
+    };
+    const frameAt = (k: number) => frames[k % frames.length]!;
+    for (let k = 0; cache.length + tokensPerFrame <= tokens; k++) await step(model.encodeFrame(frameAt(k)));
+    const before = { ...model.transfers };
+    const start = performance.now();
+    let pending = step(model.encodeFrame(frameAt(0)));
+    for (let k = 1; k < CONTEXT_FRAMES; k++) {
+      const encoding = model.encodeFrame(frameAt(k));
+      await pending;
+      pending = step(encoding);
+    }
+    await pending;
+    const ms = performance.now() - start;
+    points.push({
+      tokens,
+      fps: round((CONTEXT_FRAMES / ms) * 1000),
+      transfers: {
+        hostToDevice: Math.round((model.transfers.hostToDevice - before.hostToDevice) / CONTEXT_FRAMES),
+        deviceToHost: Math.round((model.transfers.deviceToHost - before.deviceToHost) / CONTEXT_FRAMES),
+      },
+    });
+    cache.reset();
+  }
+  return points;
+}
+
+/** scripts/bench_torch.py: the PyTorch reference loop (Debian's python3-torch) on
+ * the package's weights and the same frames. */
+function torchBench(modelDir: string, frames: number): { torchFps: number; threads: number; linesSpoken: number; finalContext: number } {
+  const python = process.env.COCASTER_PYTHON ?? '/usr/bin/python3';
+  const run = spawnSync(python, [join(ROOT, 'scripts/bench_torch.py'), '--model', modelDir, '--frames', String(frames)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (run.error || run.status !== 0) {
+    const why = run.error?.message ?? run.stderr.trim().split('\n').at(-1) ?? `exit ${run.status}`;
+    throw new UserError(`--compare-torch: the PyTorch reference failed (${python}): ${why}`);
+  }
+  const out = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { torchFps?: number; threads?: number; linesSpoken?: number; finalContext?: number };
+  if (typeof out.torchFps !== 'number') throw new UserError('--compare-torch: the PyTorch reference printed no torchFps');
+  return { torchFps: out.torchFps, threads: out.threads ?? 0, linesSpoken: out.linesSpoken ?? 0, finalContext: out.finalContext ?? 0 };
 }

@@ -31,8 +31,10 @@ commands:
   run --source SRC           run on a source: file:PATH, url:URL, obs, obs-stream, demo
       [--model DIR] [--ask SECONDS:TEXT]... [--threshold X] [--context N] [--ep EP] [--fast] [--loop] [--jsonl OUT]
       [--obs-url ws://127.0.0.1:4455] [--obs-password PW (or env OBS_PASSWORD)] [--pause-scene NAME]...
-  bench [--json] [--model DIR] [--frames N] [--ep EP]
-                             benchmark the engine on a fixed synthetic stream
+  bench [--json] [--model DIR] [--frames N] [--ep EP] [--profile] [--compare-torch]
+                             benchmark the engine on a fixed synthetic stream (fps, fps at 500/1,500/3,000
+                             cached tokens; --profile: ms per frame by part; --compare-torch: the PyTorch
+                             reference loop on the same weights and frames, needs python3 with torch)
   soak [--hours H] [--source demo|file:PATH] [--model DIR] [--context N] [--ep EP] [--json]
                              hours of video (looped, as fast as possible) through the engine:
                              context resets, compactions, fps and memory per 10 minutes
@@ -85,6 +87,8 @@ async function main(argv: string[]): Promise<void> {
       loop: { type: 'boolean', default: false },
       jsonl: { type: 'string' },
       json: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      'compare-torch': { type: 'boolean', default: false },
       frames: { type: 'string', default: '600' },
       hours: { type: 'string', default: '4' },
       'matches-per-stream': { type: 'string', default: '1' },
@@ -139,7 +143,7 @@ async function main(argv: string[]): Promise<void> {
     case 'bench': {
       const frames = Number(values.frames);
       if (!Number.isInteger(frames) || frames < 1) throw new UserError(`--frames must be a positive integer, got '${values.frames}'`);
-      const result = await bench({ modelDir: modelDir(), frames, ep, logger });
+      const result = await bench({ modelDir: modelDir(), frames, ep, logger, profile: values.profile!, compareTorch: values['compare-torch']! });
       process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
       return;
     }

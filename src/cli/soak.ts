@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSource } from '../capture/index.js';
-import { LiveModel, LiveSession, readManifest, type ExecutionProviderChoice } from '../engine/index.js';
+import { FramePipeline, LiveModel, LiveSession, readManifest, type ExecutionProviderChoice } from '../engine/index.js';
 import type { Logger } from '../util/log.js';
 
 export interface SoakOptions {
@@ -60,11 +60,12 @@ export async function soak(opts: SoakOptions): Promise<Record<string, unknown>> 
   let blockStart = performance.now();
   let blockCpu = process.cpuUsage();
   const start = blockStart;
+  const pipeline = new FramePipeline(session);
   try {
     for await (const frame of source.frames()) {
       const t = k / fps; // video time across loops of the file
       if (k > 0 && k % (QUESTION_EVERY_S * fps) === 0) session.ask(t, QUESTIONS[(k / (QUESTION_EVERY_S * fps)) % QUESTIONS.length]!);
-      await session.pushFrame({ t, rgb: frame.rgb });
+      await pipeline.push({ t, rgb: frame.rgb });
       k++;
       if (k % blockFrames === 0) {
         const now = performance.now();
@@ -84,6 +85,7 @@ export async function soak(opts: SoakOptions): Promise<Record<string, unknown>> 
       }
       if (k >= total) break;
     }
+    await pipeline.drain();
   } finally {
     await source.close();
     await model.release();

@@ -1,6 +1,6 @@
 import type { EventBus } from '../bus/index.js';
 import type { SourceFrame } from '../capture/index.js';
-import type { LiveSession } from '../engine/index.js';
+import { FramePipeline, type LiveSession } from '../engine/index.js';
 import { FrameMeter } from './meter.js';
 
 /** Source frames into the engine, honouring pause. While paused, frames are read
@@ -19,12 +19,19 @@ export class EngineLoop {
   /** Resolves with the video time of the last frame the engine saw (undefined: none). */
   async run(frames: AsyncIterator<SourceFrame>, first: IteratorResult<SourceFrame>): Promise<number | undefined> {
     let lastT: number | undefined;
+    // One frame in flight: a file read with --fast encodes frame k+1 while frame k decodes.
+    const pipeline = new FramePipeline({
+      pushFrame: async (frame: SourceFrame) => {
+        await this.session.pushFrame(frame);
+        this.videoTime = lastT = frame.t;
+        this.meter.record(frame.capturedAt);
+      },
+    });
     for (let next = first; !next.done; next = await frames.next()) {
       if (this.paused) continue;
-      await this.session.pushFrame(next.value);
-      this.videoTime = lastT = next.value.t;
-      this.meter.record(next.value.capturedAt);
+      await pipeline.push(next.value);
     }
+    await pipeline.drain();
     return lastT;
   }
 

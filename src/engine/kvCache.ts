@@ -1,5 +1,3 @@
-import * as ort from 'onnxruntime-node';
-
 /** What a cached position holds: the start prompt (the attention sink, never
  * evicted), a frame (its embeddings and the interval token before it), or text
  * (questions, answers, own lines, the markers around them). */
@@ -116,91 +114,5 @@ export class CachePolicy {
     });
     this.spans = this.spans.filter((_, i) => !gone[i]);
     return { keep, delta, evictedFrameTokens: evicted.frame, evictedTextTokens: evicted.text };
-  }
-}
-
-/**
- * The decoder's past keys and values: the only long-lived state of a stream.
- * Tensors may live on the GPU (WebGPU); replaced tensors are disposed at once so
- * device memory does not grow. Compaction runs the package's kv_shift graph on
- * the same provider, so a gpu-buffer cache never leaves the device.
- */
-export class KvCache implements SessionKvCache {
-  private tensors: Map<string, ort.Tensor>;
-  /** Number of positions held. */
-  length = 0;
-
-  constructor(
-    private readonly numLayers: number,
-    private readonly numKvHeads: number,
-    private readonly headDim: number,
-    /** kv_shift.onnx, if the package has it. */
-    private readonly shifter?: ort.InferenceSession,
-  ) {
-    this.tensors = this.empty();
-  }
-
-  get canCompact(): boolean {
-    return this.shifter !== undefined;
-  }
-
-  private empty(): Map<string, ort.Tensor> {
-    const zero = () => new ort.Tensor('float32', new Float32Array(0), [1, this.numKvHeads, 0, this.headDim]);
-    const m = new Map<string, ort.Tensor>();
-    for (let i = 0; i < this.numLayers; i++) {
-      m.set(`past_key_values.${i}.key`, zero());
-      m.set(`past_key_values.${i}.value`, zero());
-    }
-    return m;
-  }
-
-  /** Decoder feeds for the past. */
-  feeds(): Record<string, ort.Tensor> {
-    return Object.fromEntries(this.tensors);
-  }
-
-  /** Takes the decoder's present.* outputs as the new past. */
-  update(outputs: ort.InferenceSession.ReturnType, added: number): void {
-    const next = new Map<string, ort.Tensor>();
-    for (let i = 0; i < this.numLayers; i++) {
-      for (const kv of ['key', 'value']) next.set(`past_key_values.${i}.${kv}`, outputs[`present.${i}.${kv}`]!);
-    }
-    this.disposeAll();
-    this.tensors = next;
-    this.length += added;
-  }
-
-  /** One kv_shift run per layer: gathers the kept positions and re-rotates their keys. */
-  async compact(plan: Compaction): Promise<void> {
-    if (!this.shifter) throw new Error('this model package has no kv_shift graph');
-    const n = plan.keep.length;
-    const keep = new ort.Tensor('int64', BigInt64Array.from(plan.keep, BigInt), [n]);
-    const delta = new ort.Tensor('int64', BigInt64Array.from(plan.delta, BigInt), [n]);
-    const next = new Map<string, ort.Tensor>();
-    for (let i = 0; i < this.numLayers; i++) {
-      const key = this.tensors.get(`past_key_values.${i}.key`)!;
-      const value = this.tensors.get(`past_key_values.${i}.value`)!;
-      const out = await this.shifter.run({ key, value, keep, delta });
-      next.set(`past_key_values.${i}.key`, out.key_out!);
-      next.set(`past_key_values.${i}.value`, out.value_out!);
-    }
-    this.disposeAll();
-    this.tensors = next;
-    this.length = n;
-  }
-
-  /** Where the cache lives: 'gpu-buffer' on WebGPU once filled, else 'cpu'. */
-  get location(): string {
-    return this.tensors.values().next().value?.location ?? 'cpu';
-  }
-
-  reset(): void {
-    this.disposeAll();
-    this.tensors = this.empty();
-    this.length = 0;
-  }
-
-  private disposeAll(): void {
-    for (const t of this.tensors.values()) if (t.location === 'gpu-buffer') t.dispose();
   }
 }

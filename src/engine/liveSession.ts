@@ -3,6 +3,7 @@ import { CachePolicy, type SessionKvCache, type SpanKind } from './kvCache.js';
 import { UserError } from '../util/errors.js';
 import { Layout } from './layout.js';
 import type { ModelManifest } from './manifest.js';
+import type { TimingListener } from './timing.js';
 import type { TextCodec } from './tokenizer.js';
 
 export interface Frame {
@@ -41,6 +42,8 @@ export interface SessionModel {
   embed(ids: readonly number[]): Promise<Float32Array>;
   /** Appends embeddings to the cache (one made by newKvCache); returns the logits after the last one. */
   forward(kvCache: SessionKvCache, embeds: Float32Array): Promise<Float32Array>;
+  /** Told how long sampling takes (the benchmark's profile). */
+  onTiming?: TimingListener | undefined;
 }
 
 /**
@@ -60,6 +63,8 @@ export class LiveSession {
   private lastIds: number[] = [];
   private pendingQuestions: Question[] = [];
   private nextQuestionId = 1;
+  /** The frames pushed so far, each decoded after the one before. */
+  private steps: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly model: SessionModel,
@@ -101,10 +106,22 @@ export class LiveSession {
     return this.kvCache.location;
   }
 
-  async pushFrame(frame: Frame): Promise<void> {
+  /** Takes the next frame. Its encoding starts at once (on the CPU in the vision
+   * thread); the rest waits for the frames pushed before it. A caller that pushes
+   * frame k+1 before awaiting frame k overlaps encoding with decoding; events keep
+   * frame order either way. */
+  pushFrame(frame: Frame): Promise<void> {
+    const frameEmbeds = this.model.encodeFrame(frame.rgb);
+    frameEmbeds.catch(() => undefined); // its step awaits it and reports the error
+    const step = this.steps.then(() => this.step(frame, frameEmbeds));
+    this.steps = step.catch(() => undefined);
+    return step;
+  }
+
+  private async step(frame: Frame, encoding: Promise<Float32Array>): Promise<void> {
     while (this.pendingQuestions.length && this.pendingQuestions[0]!.t < frame.t) await this.answer(this.pendingQuestions.shift()!);
 
-    const frameEmbeds = await this.model.encodeFrame(frame.rgb);
+    const frameEmbeds = await encoding;
     const tokensPerFrame = this.model.manifest.vision.tokensPerFrame;
     // Room for the frame and the turn it may start, so that nothing after it resets
     // or compacts the context (a reset would drop the frame before it is spoken
@@ -117,16 +134,17 @@ export class LiveSession {
     const prefixIds = this.pendingPrefix(true);
     const logits = await this.feed([[this.prefixKind(prefixIds), prefixIds.length], ['frame', tokensPerFrame]], concat(await this.model.embed(prefixIds), frameEmbeds));
     this.lastIds = [];
-    const probs = softmax(logits);
-    const pInterval = probs[this.layout.intervalId]!;
+    const sampling = performance.now();
+    const { pInterval, best, bestOther } = readLogits(logits, this.layout.intervalId);
+    this.model.onTiming?.('sampling', performance.now() - sampling, 1);
 
     if (this.pendingQuestions.length && this.pendingQuestions[0]!.t <= frame.t) {
       this.emit({ type: 'frame', t: frame.t, pInterval, decision: 'answer' });
       while (this.pendingQuestions.length && this.pendingQuestions[0]!.t <= frame.t) await this.answer(this.pendingQuestions.shift()!, frame.t);
       return;
     }
-    if (pInterval < this.threshold) probs[this.layout.intervalId] = 0;
-    const next = argmax(probs);
+    // Under the threshold the interval token may not win: the likeliest other token does.
+    const next = pInterval < this.threshold ? bestOther : best;
     const speak = next !== this.layout.intervalId;
     this.emit({ type: 'frame', t: frame.t, pInterval, decision: speak ? 'speak' : 'silent' });
     if (speak) await this.generate(this.layout.selfSpeakIds, frame.t, 'self');
@@ -135,6 +153,7 @@ export class LiveSession {
 
   /** At the end of a stream, answers questions asked up to `t`. */
   async finish(t: number): Promise<void> {
+    await this.steps;
     while (this.pendingQuestions.length && this.pendingQuestions[0]!.t <= t) await this.answer(this.pendingQuestions.shift()!);
   }
 
@@ -240,15 +259,22 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
   return out;
 }
 
-/** Softmax in float64, as probabilities are compared with the threshold. */
-export function softmax(logits: Float32Array): Float64Array {
+/** What a frame's decision reads of the logits, in two passes and no allocation:
+ * P(interval) by a softmax in float64 (it is compared with the threshold), the
+ * argmax, and the argmax without the interval token (exp is monotonic, so these
+ * are the softmax's argmaxes). */
+export function readLogits(logits: Float32Array, intervalId: number): { pInterval: number; best: number; bestOther: number } {
   let max = -Infinity;
-  for (const v of logits) if (v > max) max = v;
-  const out = new Float64Array(logits.length);
+  let best = 0;
+  let bestOther = intervalId === 0 ? 1 : 0;
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (v > max) (max = v), (best = i);
+    if (i !== intervalId && v > logits[bestOther]!) bestOther = i;
+  }
   let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i]! - max);
-  for (let i = 0; i < out.length; i++) out[i]! /= sum;
-  return out;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  return { pInterval: Math.exp(logits[intervalId]! - max) / sum, best, bestOther };
 }
 
 export function argmax(values: ArrayLike<number>): number {

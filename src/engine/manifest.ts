@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { errorMessage, UserError } from '../util/errors.js';
 
-export const MODEL_FORMAT_VERSION = 1;
+/** 2 added the decoder's "append" cache I/O (decoder.io) and kv_append.onnx. */
+export const MODEL_FORMAT_VERSIONS = [1, 2] as const;
 
 const fileEntry = z.object({
   path: z.string().regex(/^[\w.-]+$/, 'must be a plain file name inside the package'),
@@ -13,7 +14,7 @@ const fileEntry = z.object({
 
 const manifestSchema = z.object({
   format: z.literal('cocaster-model'),
-  formatVersion: z.literal(MODEL_FORMAT_VERSION),
+  formatVersion: z.union([z.literal(MODEL_FORMAT_VERSIONS[0]), z.literal(MODEL_FORMAT_VERSIONS[1])]),
   id: z.string().min(1),
   name: z.string().min(1),
   description: z.string().default(''),
@@ -23,6 +24,9 @@ const manifestSchema = z.object({
     decoder: fileEntry,
     /** kv_shift.onnx (cache compaction); packages without it start over when full. */
     kvShift: fileEntry.optional(),
+    /** kv_append.onnx (past + new positions -> next past, every layer in one run):
+     * how an "append" decoder's cache grows where it lives on a GPU. */
+    kvAppend: fileEntry.optional(),
     tokenizer: fileEntry,
     tokenizerConfig: fileEntry.optional(),
     /** reference.json: outputs of an independent reference implementation that
@@ -46,6 +50,11 @@ const manifestSchema = z.object({
     headDim: z.number().int().positive(),
     vocabSize: z.number().int().positive(),
     maxContext: z.number().int().positive(),
+    /** The decoder's cache I/O. "concat" (Optimum's): past [B,Hkv,P,Dh] is the
+     * cache, present = past + new positions, logits for every position. "append":
+     * past is a buffer whose slots attention_mask 0 marks unused, present = the new
+     * positions only, logits for the last position only (no O(cache) copy a step). */
+    io: z.enum(['concat', 'append']).default('concat'),
   }),
   tokens: z.object({
     framePlaceholder: z.string().min(1),

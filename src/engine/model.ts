@@ -1,13 +1,24 @@
 import * as ort from 'onnxruntime-node';
+import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { KvCache } from './kvCache.js';
+import { HostKvCache, TensorKvCache, type DecoderCache } from './decoderCache.js';
 import { readManifest, verifyFiles, type ModelManifest, type ModelPackage } from './manifest.js';
-import { toPixelValues } from './preprocess.js';
 import { checkSignature, createSessions, type ExecutionProvider, type ExecutionProviderChoice } from './runtime.js';
+import type { TimingListener } from './timing.js';
 import { TextCodec } from './tokenizer.js';
+import { InlineVision, WorkerVision, type VisionEncoder } from './vision.js';
 
-/** Where inference time goes; the benchmark listens. */
-export type TimingListener = (part: 'vision' | 'embed' | 'decoder', ms: number, positions: number) => void;
+export type { TimingListener } from './timing.js';
+
+/** Largest embedding table (floats) read once into memory at load; larger ones
+ * (an 8B model's is 0.5 G floats) stay in embed_tokens.onnx. */
+const EMBED_TABLE_MAX = 1 << 22;
+
+/** Bytes between host and device (a GPU provider), counted by the benchmark. */
+export interface Transfers {
+  hostToDevice: number;
+  deviceToHost: number;
+}
 
 export interface LoadOptions {
   ep?: ExecutionProviderChoice;
@@ -15,21 +26,30 @@ export interface LoadOptions {
   logger: Logger;
 }
 
-/** The three ONNX parts of a model package plus its tokenizer. Stateless: the
- * KV cache is passed in, so one LiveSession owns all stream state. */
+interface Sessions {
+  vision: VisionEncoder;
+  embedTokens: ort.InferenceSession;
+  /** Every token's embedding [V*D], when small enough to hold (EMBED_TABLE_MAX). */
+  embedTable: Float32Array | undefined;
+  decoder: ort.InferenceSession;
+  /** kv_shift.onnx: compacts the KV cache on the same provider (absent in older packages). */
+  kvShift: ort.InferenceSession | undefined;
+  /** kv_append.onnx: grows an "append" decoder's cache where it lives on a GPU. */
+  kvAppend: ort.InferenceSession | undefined;
+}
+
+/** The ONNX parts of a model package plus its tokenizer. Stateless: the KV cache
+ * is passed in, so one LiveSession owns all stream state. */
 export class LiveModel {
   private constructor(
     readonly pkg: ModelPackage,
     readonly codec: TextCodec,
     readonly provider: ExecutionProvider,
-    private readonly vision: ort.InferenceSession,
-    private readonly embedTokens: ort.InferenceSession,
-    private readonly decoder: ort.InferenceSession,
-    /** kv_shift.onnx: compacts the KV cache on the same provider (absent in older packages). */
-    private readonly kvShift: ort.InferenceSession | undefined,
+    private readonly parts: Sessions,
   ) {}
 
   onTiming: TimingListener | undefined;
+  readonly transfers: Transfers = { hostToDevice: 0, deviceToHost: 0 };
 
   get manifest(): ModelManifest {
     return this.pkg.manifest;
@@ -49,13 +69,22 @@ export class LiveModel {
       }
     }
     const threads = options.threads ?? (pkg.manifest.decoder.hiddenSize < 1024 ? 1 : undefined);
-    const shiftRequest = pkg.manifest.files.kvShift ? [{ path: pkg.file('kvShift'), deviceOutputs: ['key_out', 'value_out'] }] : [];
+    const append = pkg.manifest.decoder.io === 'append';
+    const f = pkg.manifest.files;
+    const nexts = presents.map((n) => n.replace(/^present/, 'next'));
     const { provider, sessions } = await createSessions(
-      [{ path: pkg.file('visionEncoder') }, { path: pkg.file('embedTokens') }, { path: pkg.file('decoder'), deviceOutputs: presents }, ...shiftRequest],
+      [
+        { path: pkg.file('visionEncoder') },
+        { path: pkg.file('embedTokens') },
+        { path: pkg.file('decoder'), deviceOutputs: presents },
+        ...(f.kvShift ? [{ path: pkg.file('kvShift'), deviceOutputs: ['key_out', 'value_out'] }] : []),
+        ...(append && f.kvAppend ? [{ path: pkg.file('kvAppend'), deviceOutputs: nexts }] : []),
+      ],
       { ep: options.ep ?? 'auto', threads, logger: options.logger },
     );
-    const [vision, embed, decoder, kvShift] = sessions as [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession, ort.InferenceSession?];
-    const f = pkg.manifest.files;
+    const [vision, embed, decoder, ...rest] = sessions as [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession, ...ort.InferenceSession[]];
+    const kvShift = f.kvShift ? rest.shift() : undefined;
+    const kvAppend = append && f.kvAppend ? rest.shift() : undefined;
     checkSignature(vision, f.visionEncoder.path, [{ name: 'pixel_values', rank: 4, type: 'float32' }], [{ name: vision.outputNames[0] ?? '', rank: 3, type: 'float32' }]);
     checkSignature(embed, f.embedTokens.path, [{ name: 'input_ids', rank: 2, type: 'int64' }], [{ name: 'inputs_embeds', rank: 3, type: 'float32' }]);
     checkSignature(
@@ -69,6 +98,12 @@ export class LiveModel {
       ],
       [{ name: 'logits', rank: 3, type: 'float32' }, ...presents.map((name) => ({ name, rank: 4, type: 'float32' as const }))],
     );
+    if (kvAppend) {
+      const tensors = (list: string[]) => list.map((name) => ({ name, rank: 4, type: 'float32' as const }));
+      checkSignature(kvAppend, f.kvAppend!.path, tensors([...pasts, ...presents]), tensors(nexts));
+    } else if (append && provider !== 'cpu') {
+      throw new UserError(`model package ${pkg.manifest.id}: an "append" decoder on ${provider} needs kv_append.onnx, which model.json does not list`);
+    }
     if (kvShift) {
       const kv = [{ name: 'key', rank: 4, type: 'float32' as const }, { name: 'value', rank: 4, type: 'float32' as const }];
       const idx = [{ name: 'keep', rank: 1, type: 'int64' as const }, { name: 'delta', rank: 1, type: 'int64' as const }];
@@ -77,60 +112,99 @@ export class LiveModel {
       options.logger.info(`model package ${pkg.manifest.id} has no kv_shift graph: the stream starts over from the system prompt when its context is full`);
     }
     options.logger.info(`execution provider: ${provider}`);
-    return new LiveModel(pkg, codec, provider, vision, embed, decoder, kvShift);
+    const embedTable = await readEmbedTable(embed, pkg.manifest.decoder);
+    // On the CPU the vision session gets a thread of its own, beside the decoder's.
+    const encoder = provider === 'cpu' ? await WorkerVision.start(pkg.file('visionEncoder'), pkg.manifest.vision, threads ?? 1) : new InlineVision(vision, pkg.manifest.vision);
+    if (provider === 'cpu') await vision.release();
+    return new LiveModel(pkg, codec, provider, { vision: encoder, embedTokens: embed, embedTable, decoder, kvShift, kvAppend });
   }
 
-  newKvCache(): KvCache {
+  newKvCache(): DecoderCache {
     const d = this.manifest.decoder;
-    return new KvCache(d.numLayers, d.numKeyValueHeads, d.headDim, this.kvShift);
+    const shape = { numLayers: d.numLayers, numKvHeads: d.numKeyValueHeads, headDim: d.headDim };
+    const compacted = (ms: number, kept: number) => this.onTiming?.('compact', ms, kept);
+    if (d.io === 'append' && this.provider === 'cpu') return new HostKvCache(shape, this.parts.kvShift, compacted);
+    return new TensorKvCache(shape, this.parts.kvShift, this.parts.kvAppend, compacted);
   }
 
-  /** One RGB frame to its tokensPerFrame embeddings, flattened [K*D]. */
+  /** One RGB frame to its tokensPerFrame embeddings, flattened [K*D]. On the CPU
+   * this runs in the vision thread: call it for frame k+1 before awaiting frame k's
+   * decoding and the two overlap. */
   async encodeFrame(rgb: Uint8Array): Promise<Float32Array> {
-    const { width, height } = this.manifest.vision;
-    const pixels = new ort.Tensor('float32', toPixelValues(rgb, this.manifest.vision), [1, 3, height, width]);
-    const start = performance.now();
-    const out = await this.vision.run({ pixel_values: pixels });
-    const embeds = (await out[this.vision.outputNames[0]!]!.getData()) as Float32Array;
-    this.onTiming?.('vision', performance.now() - start, 1);
+    const { embeds, timing } = await this.parts.vision.encode(rgb);
+    this.onTiming?.('preprocess', timing.preprocess, 1);
+    this.onTiming?.('vision', timing.vision, 1);
+    if (this.provider !== 'cpu') {
+      this.transfers.hostToDevice += rgb.length * 4;
+      this.transfers.deviceToHost += embeds.byteLength;
+    }
     return embeds;
   }
 
   /** Token ids to embeddings, flattened [S*D]. */
   async embed(ids: readonly number[]): Promise<Float32Array> {
     if (ids.length === 0) return new Float32Array(0);
-    const input = new ort.Tensor('int64', BigInt64Array.from(ids, (i) => BigInt(i)), [1, ids.length]);
     const start = performance.now();
-    const out = await this.embedTokens.run({ input_ids: input });
-    const embeds = (await out.inputs_embeds!.getData()) as Float32Array;
+    const table = this.parts.embedTable;
+    const d = this.manifest.decoder.hiddenSize;
+    let embeds: Float32Array;
+    if (table) {
+      embeds = new Float32Array(ids.length * d);
+      ids.forEach((id, i) => embeds.set(table.subarray(id * d, (id + 1) * d), i * d));
+    } else {
+      const input = new ort.Tensor('int64', BigInt64Array.from(ids, (i) => BigInt(i)), [1, ids.length]);
+      const out = await this.parts.embedTokens.run({ input_ids: input });
+      embeds = (await out.inputs_embeds!.getData()) as Float32Array;
+    }
     this.onTiming?.('embed', performance.now() - start, ids.length);
     return embeds;
   }
 
   /** Appends embeddings [S*D] to the cache; returns the logits after the last one. */
-  async forward(kvCache: KvCache, embeds: Float32Array): Promise<Float32Array> {
+  async forward(kvCache: DecoderCache, embeds: Float32Array): Promise<Float32Array> {
     const d = this.manifest.decoder.hiddenSize;
     const s = embeds.length / d;
-    const total = kvCache.length + s;
+    const t0 = performance.now();
     const positions = new BigInt64Array(s);
     for (let i = 0; i < s; i++) positions[i] = BigInt(kvCache.length + i);
-    const feeds = {
+    const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', embeds, [1, s, d]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       position_ids: new ort.Tensor('int64', positions, [1, s]),
-      ...kvCache.feeds(),
+      ...kvCache.feeds(s),
     };
-    const start = performance.now();
-    const out = await this.decoder.run(feeds);
+    const t1 = performance.now();
+    const out = await this.parts.decoder.run(feeds);
+    const t2 = performance.now();
     const logits = out.logits!;
     const vocab = logits.dims[2]!;
+    const rows = logits.dims[1]!;
     const all = (await logits.getData()) as Float32Array;
-    kvCache.update(out, s);
-    this.onTiming?.('decoder', performance.now() - start, s);
-    return all.slice((s - 1) * vocab, s * vocab);
+    const last = rows === 1 ? all : all.slice((rows - 1) * vocab, rows * vocab);
+    const t3 = performance.now();
+    await kvCache.update(out, s);
+    if (this.provider !== 'cpu') {
+      this.transfers.hostToDevice += embeds.byteLength + positions.byteLength + (feeds.attention_mask?.data as BigInt64Array).byteLength;
+      this.transfers.deviceToHost += all.byteLength;
+    }
+    this.onTiming?.('feeds', t1 - t0, s);
+    this.onTiming?.('decoder', t2 - t1, s);
+    this.onTiming?.('logits', t3 - t2, s);
+    this.onTiming?.('cache', performance.now() - t3, s);
+    return last;
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.vision.release(), this.embedTokens.release(), this.decoder.release(), this.kvShift?.release()]);
+    const p = this.parts;
+    await Promise.all([p.vision.release(), p.embedTokens.release(), p.decoder.release(), p.kvShift?.release(), p.kvAppend?.release()]);
   }
+}
+
+/** Every token's embedding, by one run of embed_tokens.onnx over all ids (a row
+ * per token: exactly what a run over any ids returns); undefined when too large. */
+async function readEmbedTable(embed: ort.InferenceSession, decoder: ModelManifest['decoder']): Promise<Float32Array | undefined> {
+  if (decoder.vocabSize * decoder.hiddenSize > EMBED_TABLE_MAX) return undefined;
+  const ids = new ort.Tensor('int64', BigInt64Array.from({ length: decoder.vocabSize }, (_, i) => BigInt(i)), [1, decoder.vocabSize]);
+  const out = await embed.run({ input_ids: ids });
+  const table = (await out.inputs_embeds!.getData()) as Float32Array;
+  return table.length === decoder.vocabSize * decoder.hiddenSize ? table.slice() : undefined;
 }

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileSource } from '../capture/fileSource.js';
-import { LiveModel, LiveSession, type ExecutionProviderChoice } from '../engine/index.js';
+import { FramePipeline, LiveModel, LiveSession, type ExecutionProviderChoice } from '../engine/index.js';
 import type { Logger } from '../util/log.js';
 import { generateMatches, readMatch } from './arenaWorld.js';
 import { aggregate, judgeAnswers, judgeGoals, scoreMatch, type MatchScore, type RefMatch, type SpokenLine } from './metrics.js';
@@ -73,10 +73,12 @@ export async function evaluate(opts: EvalOptions) {
       });
       let count = 0;
       const start = performance.now();
+      const pipeline = new FramePipeline(session!);
       for await (const frame of fileSource(video, vision, { fast: true }).frames()) {
-        await session!.pushFrame({ ...frame, t: offset + frame.t });
+        await pipeline.push({ ...frame, t: offset + frame.t });
         count++;
       }
+      await pipeline.drain();
       await session!.finish(offset + count / vision.fps);
       engineMs += performance.now() - start;
       frames += count;

@@ -1,0 +1,122 @@
+import { Worker } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import type { ModelManifest } from './manifest.js';
+import { toPixelValues } from './preprocess.js';
+
+/** Time spent on one frame, in milliseconds. */
+export interface VisionTiming {
+  preprocess: number;
+  vision: number;
+}
+
+/** Frames to their tokensPerFrame embeddings, flattened [K*D]. */
+export interface VisionEncoder {
+  encode(rgb: Uint8Array): Promise<{ embeds: Float32Array; timing: VisionTiming }>;
+  release(): Promise<void>;
+}
+
+/** The vision session in this thread (GPU providers: the device does the work). */
+export class InlineVision implements VisionEncoder {
+  constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly vision: ModelManifest['vision'],
+  ) {}
+
+  async encode(rgb: Uint8Array): Promise<{ embeds: Float32Array; timing: VisionTiming }> {
+    return encodeWith(this.session, this.vision, rgb);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export async function encodeWith(session: ort.InferenceSession, vision: ModelManifest['vision'], rgb: Uint8Array) {
+  const t0 = performance.now();
+  const pixels = new ort.Tensor('float32', toPixelValues(rgb, vision), [1, 3, vision.height, vision.width]);
+  const t1 = performance.now();
+  const out = await session.run({ pixel_values: pixels });
+  const embeds = (await out[session.outputNames[0]!]!.getData()) as Float32Array;
+  return { embeds, timing: { preprocess: t1 - t0, vision: performance.now() - t1 } };
+}
+
+export interface VisionWorkerData {
+  module: string;
+  path: string;
+  vision: ModelManifest['vision'];
+  threads: number;
+}
+
+export type VisionRequest = { id: number; rgb: Uint8Array };
+export type VisionReply =
+  | { type: 'ready' }
+  | { type: 'failed'; message: string }
+  | { type: 'encoded'; id: number; embeds: Float32Array; timing: VisionTiming }
+  | { type: 'error'; id: number; message: string };
+
+/**
+ * The CPU vision session in a worker thread of its own: frame k+1 is encoded on
+ * one core while the decoder works on frame k on the other (VideoLLM-online
+ * encodes frames asynchronously too). onnxruntime-node runs a session
+ * synchronously on the thread that calls it, so a second thread is the only way
+ * to overlap the two.
+ */
+export class WorkerVision implements VisionEncoder {
+  private readonly pending = new Map<number, { resolve: (r: { embeds: Float32Array; timing: VisionTiming }) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (m: VisionReply) => {
+      if (m.type !== 'encoded' && m.type !== 'error') return;
+      const waiter = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.type === 'encoded') waiter?.resolve({ embeds: m.embeds, timing: m.timing });
+      else waiter?.reject(new Error(m.message));
+    });
+    worker.on('error', (err: Error) => this.failAll(err));
+    worker.on('exit', () => this.failAll(new Error('the vision worker exited')));
+  }
+
+  static async start(path: string, vision: ModelManifest['vision'], threads: number): Promise<WorkerVision> {
+    // The worker runs TypeScript through tsx, as the CLI does (bin/cocaster.js).
+    const data: VisionWorkerData = { module: new URL('./visionWorker.ts', import.meta.url).href, path, vision, threads };
+    const boot = `const { workerData } = require('node:worker_threads');
+      import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(workerData.module); });`;
+    const worker = new Worker(boot, { eval: true, workerData: data });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('error', reject);
+      worker.on('message', function ready(m: VisionReply) {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'failed') reject(new Error(m.message));
+        else return;
+        worker.off('message', ready);
+        worker.off('error', reject);
+      });
+    }).catch(async (err: unknown) => {
+      await worker.terminate();
+      throw err;
+    });
+    worker.unref();
+    return new WorkerVision(worker);
+  }
+
+  encode(rgb: Uint8Array): Promise<{ embeds: Float32Array; timing: VisionTiming }> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // A copy: the caller may reuse its frame buffer.
+      this.worker.postMessage({ id, rgb: rgb.slice() } satisfies VisionRequest);
+    });
+  }
+
+  async release(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+    this.failAll(new Error('the model was released'));
+  }
+
+  private failAll(err: Error): void {
+    for (const waiter of this.pending.values()) waiter.reject(err);
+    this.pending.clear();
+  }
+}
