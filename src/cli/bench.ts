@@ -88,6 +88,7 @@ export async function bench(opts: BenchOptions): Promise<Record<string, unknown>
     contextResets: counts.resets,
     compactions: counts.compactions,
     finalContext: session.contextLength,
+    kvCacheLocation: session.kvCacheLocation,
     tokensPerFrame,
     fpsAtContext: Object.fromEntries(fpsAtContext.map((p) => [String(p.tokens), p.fps])),
     ...(model.provider === 'cpu' ? {} : { transfersPerFrame: Object.fromEntries(fpsAtContext.map((p) => [String(p.tokens), p.transfers])) }),

@@ -70,6 +70,7 @@ export class WorkerVision implements VisionEncoder {
       if (m.type !== 'encoded' && m.type !== 'error') return;
       const waiter = this.pending.get(m.id);
       this.pending.delete(m.id);
+      if (this.pending.size === 0) worker.unref();
       if (m.type === 'encoded') waiter?.resolve({ embeds: m.embeds, timing: m.timing });
       else waiter?.reject(new Error(m.message));
     });
@@ -102,6 +103,8 @@ export class WorkerVision implements VisionEncoder {
 
   encode(rgb: Uint8Array): Promise<{ embeds: Float32Array; timing: VisionTiming }> {
     const id = this.nextId++;
+    // Held while a frame is out, so the process waits for it; idle, it never keeps the process alive.
+    this.worker.ref();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       // A copy: the caller may reuse its frame buffer.
