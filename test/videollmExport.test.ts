@@ -111,6 +111,23 @@ describe.skipIf(skipExport)('VideoLLM-online export of a small real-layout check
     }
   }, 600_000);
 
+  it('the memory-bounded reference of full-size exports (decoder streamed layer by layer, a shortened stream) verifies exactly', async () => {
+    const c = join(work, 'ckpt');
+    const streamed = join(work, 'pkg-streamed');
+    const exp = python(['-m', 'videollm.export', '--llama', join(c, 'llama'), '--adapter', join(c, 'adapter'), '--siglip', join(c, 'siglip'),
+      '--out', streamed, '--id', 'videollm-small-streamed', '--max-new-tokens', '8', '--reference-streaming', 'on', '--reference-frames', '16'], 400_000);
+    expect(exp.status, exp.output.slice(-3000)).toBe(0);
+    expect(exp.output).toMatch(/reference: 16 frames, decoder streamed layer by layer/);
+    const refS = JSON.parse(readFileSync(join(streamed, 'reference.json'), 'utf8')) as Reference;
+    expect(refS.frames.count).toBe(16);
+    expect(refS.compactionRuns).toEqual([]);
+    expect(refS.questions).toHaveLength(3);
+    expect(Math.max(...refS.questions.map((q) => q.t))).toBeLessThan(15 / refS.frames.fps);
+    const verified = await runCli(['models', 'verify', streamed, '--ep', 'cpu']);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/^videollm-small-streamed on cpu: verified$/m);
+  }, 600_000);
+
   describe.each(['cpu', 'webgpu'] as ExecutionProvider[])('replayed on %s', (ep) => {
     let model: LiveModel | string = 'not loaded';
     beforeAll(async () => {

@@ -186,6 +186,7 @@ class LiveReference:
             prefix = self.pending_prefix(for_frame=True)
             embeds = torch.cat([self.embed(prefix), frame_embeds], dim=1) if prefix else frame_embeds
             logits = self.feed(self.prefix_spans(prefix) + [("frame", frame_embeds.shape[1])], embeds)
+            self.last_ids = []  # fed (as LiveSession.step clears lastIds): an answer at this frame must not feed them again
             probs = torch.softmax(logits, dim=-1)
             p_interval = float(probs[self.layout.interval])
             if pending and pending[0][0] <= t:

@@ -17,8 +17,11 @@ GroupQueryAttention: exact on cpu but no faster there at our sizes, and on WebGP
 
 Memory: graphs are written one tensor at a time (LoRA merged in place, int4 in row
 blocks), so writing them needs about twice the largest matrix (the embedding,
-~2 GB in float32 at 8B). The reference keeps the merged model in float32 (~32 GB
-at 8B).
+~2 GB in float32 at 8B). The reference keeps a small model merged in float32; past
+STREAM_ABOVE_GB (an 8B is ~32 GB) it streams the decoder layer by layer from the
+checkpoint on every step (reference.StreamingLlamaReference), which is slow (a
+full read of the weights per step), so full-size exports shorten the reference
+stream with --reference-frames and --reference-max-new-tokens.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from cocaster_model.layout import DEFAULT_LAYOUT
 
 from . import graphs
 from .checkpoint import VideoLLMCheckpoint
-from .live_reference import FPS, MEAN, RESCALE, STD, ReferenceRunner, videollm_tokens
+from .live_reference import FPS, MEAN, NUM_FRAMES, RESCALE, STD, ReferenceRunner, videollm_tokens
 from .tokenizer import Llama3Tokenizer
 
 THRESHOLD = 0.725  # VideoLLM-online's demo
@@ -43,6 +46,7 @@ TOLERANCE = {
     "fp16": {"pInterval": None, "decisionAgreement": 0.95, "idsExact": False},
     "int4": {"pInterval": None, "decisionAgreement": 0.95, "idsExact": False},
 }
+STREAM_ABOVE_GB = 6.0  # --reference-streaming auto: merged float32 decoder size above which layers are streamed
 GRAPHS = {"visionEncoder": "vision_encoder.onnx", "embedTokens": "embed_tokens.onnx",
           "decoder": "decoder_model_merged.onnx", "kvShift": "kv_shift.onnx"}
 
@@ -104,6 +108,14 @@ def main() -> None:
     ap.add_argument("--name", default="VideoLLM-online 8B (v1+)")
     ap.add_argument("--max-new-tokens", type=int, default=100, help="answer length cap (their demo: 100)")
     ap.add_argument("--max-context", type=int, default=8192, help="KV cache budget in tokens (Llama-3: 8192)")
+    ap.add_argument("--reference-frames", type=int, default=NUM_FRAMES,
+                    help=f"frames of the reference stream (default {NUM_FRAMES}; fewer bound a full-size export's time, "
+                         "and then reference.json has no compaction run)")
+    ap.add_argument("--reference-max-new-tokens", type=int,
+                    help="answer cap of the reference runs (default: --max-new-tokens)")
+    ap.add_argument("--reference-streaming", choices=("auto", "on", "off"), default="auto",
+                    help="read the decoder layers from the checkpoint on every reference step instead of holding "
+                         f"the merged float32 model (auto: when that would exceed {STREAM_ABOVE_GB} GB)")
     ap.add_argument("--check-transformers", action="store_true",
                     help="also check the reference against transformers' Llama and SigLIP (needs transformers)")
     args = ap.parse_args()
@@ -117,11 +129,18 @@ def main() -> None:
     print(f"graphs written ({args.precision}) in {time.time() - start:.1f} s, peak RSS {peak_rss_mb():.0f} MB")
     tokens = write_tokenizer(ckpt, args.out)
 
-    runner = ReferenceRunner(ckpt, f"{args.out}/tokenizer.json", THRESHOLD, tokens)
+    c = ckpt.llama_cfg
+    merged_gb = 4 * (c.num_layers * (c.hidden_size * (2 * c.num_heads + 2 * c.num_kv_heads) * c.head_dim
+                                     + 3 * c.hidden_size * c.intermediate_size) + 2 * c.vocab_size * c.hidden_size) / 1e9
+    streaming = args.reference_streaming == "on" or (args.reference_streaming == "auto" and merged_gb > STREAM_ABOVE_GB)
+    print(f"reference: {args.reference_frames} frames, decoder {'streamed layer by layer' if streaming else 'merged in memory'} "
+          f"({merged_gb:.1f} GB merged float32)", flush=True)
+    runner = ReferenceRunner(ckpt, f"{args.out}/tokenizer.json", THRESHOLD, tokens, args.reference_frames, streaming)
     if args.check_transformers:
         from .hf_check import check_against_transformers
         check_against_transformers(ckpt, runner)
-    reference = runner.reference_json(args.max_new_tokens, args.precision, TOLERANCE[args.precision])
+    reference = runner.reference_json(args.reference_max_new_tokens or args.max_new_tokens, args.precision,
+                                      TOLERANCE[args.precision])
     with open(f"{args.out}/reference.json", "w") as f:
         json.dump(reference, f)
     write_manifest(ckpt, args.out, args, tokens)  # last: it lists reference.json with its checksum

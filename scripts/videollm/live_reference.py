@@ -12,7 +12,7 @@ from cocaster_model.live import LiveReference, preprocess
 from make_fixture import synthetic_frame
 
 from .checkpoint import VideoLLMCheckpoint
-from .reference import Connector, LlamaReference, SiglipFrameReference
+from .reference import Connector, LlamaReference, SiglipFrameReference, StreamingLlamaReference
 from .tokenizer import Llama3Tokenizer
 
 FPS = 2.0                      # VideoLLM-online's training rate
@@ -35,7 +35,13 @@ def videollm_tokens(tokenizer_config: dict) -> dict:
 
 
 class ReferenceRunner:
-    def __init__(self, ckpt: VideoLLMCheckpoint, tokenizer_json: str, threshold: float, tokens: dict | None = None):
+    """frames: how many of the stream's NUM_FRAMES frames to run (fewer only to bound the
+    time of a full-size reference; the question times scale with it and the compaction
+    run needs all of them). streaming: the decoder layers are read from the checkpoint on
+    every call (StreamingLlamaReference) instead of held merged in float32."""
+
+    def __init__(self, ckpt: VideoLLMCheckpoint, tokenizer_json: str, threshold: float, tokens: dict | None = None,
+                 frames: int = NUM_FRAMES, streaming: bool = False):
         import json
         import os
         cfg_path = os.path.join(os.path.dirname(tokenizer_json), "tokenizer_config.json")
@@ -44,20 +50,23 @@ class ReferenceRunner:
         self.tok = Llama3Tokenizer.load(tokenizer_json)
         self.layout = Layout(self.tok, DEFAULT_LAYOUT, self.tokens)
         self.threshold = threshold
-        self.decoder = LlamaReference(ckpt)
+        self.decoder = StreamingLlamaReference(ckpt) if streaming else LlamaReference(ckpt)
         self.connector = Connector(ckpt)
         size = ckpt.vision_cfg.image_size
         self.size = size
-        self.num_frames = NUM_FRAMES
+        if not 0 < frames <= NUM_FRAMES:
+            raise SystemExit(f"reference frames must be 1..{NUM_FRAMES}")
+        self.num_frames = frames
         vision = SiglipFrameReference(ckpt)
         # The vision tower is frozen and the stream's frames are fixed: encode each once.
         self.features = [vision(preprocess(synthetic_frame(k, size, size), RESCALE, MEAN, STD).unsqueeze(0))[0]
-                         for k in range(NUM_FRAMES)]
+                         for k in range(frames)]
+        del vision
         self.min_margin = self.min_token_gap = float("inf")
 
     def trace(self, questions: list[tuple[float, str]], max_new_tokens: int, budget: int | None = None) -> list[dict]:
         ref = LiveReference(self.connector, self.decoder, self.layout, self.threshold, max_new_tokens, budget)
-        frames = [(k / FPS, k) for k in range(NUM_FRAMES)]
+        frames = [(k / FPS, k) for k in range(self.num_frames)]
         with torch.no_grad():
             trace = ref.run(frames, questions, lambda k: self.features[k])
         self.min_margin = min([self.min_margin] + [e["margin"] for e in trace if "margin" in e])
@@ -65,10 +74,16 @@ class ReferenceRunner:
         return trace
 
     def questions(self, max_new_tokens: int) -> list[tuple[float, str]]:
-        """Two fixed questions and a third asked 0.25 s after the model's first own line past 45 s."""
-        probe = self.trace(list(FIRST_QUESTIONS), max_new_tokens)
+        """Two fixed questions and a third asked 0.25 s after the model's first own line past 45 s
+        (on a shorter stream, at the same fractions of its length, on the frame grid)."""
+        scale = lambda t: t if self.num_frames == NUM_FRAMES else \
+            round(t * self.num_frames / NUM_FRAMES * FPS) / FPS + t % (1 / FPS)  # noqa: E731
+        first = [(scale(t), q) for t, q in FIRST_QUESTIONS]
+        if self.num_frames < NUM_FRAMES:  # no probe run (it costs a whole trace); asked before the stream ends
+            return first + [(max(first[-1][0], min(scale(50.0), (self.num_frames - 1) / FPS) - 0.25), LAST_QUESTION)]
+        probe = self.trace(list(first), max_new_tokens)
         spoke = [e["t"] for e in probe if e["type"] == "say" and e["trigger"] == "self" and e["t"] > 45]
-        return FIRST_QUESTIONS + [((spoke[0] if spoke else 50.0) + 0.25, LAST_QUESTION)]
+        return first + [((spoke[0] if spoke else 50.0) + 0.25, LAST_QUESTION)]
 
     def reference_json(self, max_new_tokens: int, precision: str, tolerance: dict) -> dict:
         questions = self.questions(max_new_tokens)
@@ -78,14 +93,17 @@ class ReferenceRunner:
             trace = self.trace(questions, cap)
             runs.append({"maxNewTokens": cap, "trace": [{k: v for k, v in e.items() if k != "margin"} for e in trace]})
         # Replayed with LiveSession's `context` option: the cache policy's compactions and kv_shift.onnx.
-        trace = self.trace(questions, max_new_tokens, COMPACT_CONTEXT)
-        compactions = sum(e["type"] == "compaction" for e in trace)
-        if compactions < 3 or any(e["type"] == "contextReset" for e in trace):
-            raise SystemExit(f"the compaction run needs >= 3 compactions and no reset (got {compactions})")
-        compaction_runs = [{"maxNewTokens": max_new_tokens, "context": COMPACT_CONTEXT,
-                            "trace": [{k: v for k, v in e.items() if k != "margin"} for e in trace]}]
+        # A shortened stream (full-size references) never outgrows the budget: no such run.
+        compaction_runs = []
+        if self.num_frames == NUM_FRAMES:
+            trace = self.trace(questions, max_new_tokens, COMPACT_CONTEXT)
+            compactions = sum(e["type"] == "compaction" for e in trace)
+            if compactions < 3 or any(e["type"] == "contextReset" for e in trace):
+                raise SystemExit(f"the compaction run needs >= 3 compactions and no reset (got {compactions})")
+            compaction_runs = [{"maxNewTokens": max_new_tokens, "context": COMPACT_CONTEXT,
+                                "trace": [{k: v for k, v in e.items() if k != "margin"} for e in trace]}]
         return {
-            "frames": {"count": NUM_FRAMES, "fps": FPS, "width": self.size, "height": self.size,
+            "frames": {"count": self.num_frames, "fps": FPS, "width": self.size, "height": self.size,
                        "pattern": "synthetic_frame v1 (scripts/make_fixture.py)"},
             "threshold": self.threshold,
             "questions": [{"t": t, "text": q} for t, q in questions],

@@ -118,5 +118,8 @@ class ShardedCheckpoint:
     def dtype(self, name: str) -> str:
         return self.where[name].dtype(name)
 
+    def raw(self, name: str) -> np.ndarray:
+        return self.where[name].raw(name)
+
     def f32(self, name: str) -> np.ndarray:
         return self.where[name].f32(name)
