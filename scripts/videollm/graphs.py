@@ -184,9 +184,12 @@ def write_decoder(ckpt: VideoLLMCheckpoint, path: str, precision: str, ops: str 
         act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
         h = g.op("Add", [h, W.linear(act, names[6], merged(ckpt, names[6]), quantize=True)])
     out = norm(g, h, W.tensor("model.norm.weight", ckpt.base("model.norm.weight")), c.rms_eps)
-    W.linear(out, "lm_head", merged(ckpt, "lm_head"), quantize=True)
+    # The last position's logits only: the streaming loop reads no others, and on a GPU
+    # every position's would be S x 128k floats to copy back per step.
+    last = g.op("Slice", [out, g.const([-1]), g.const([np.iinfo(np.int64).max]), g.const([1])])
+    W.linear(last, "lm_head", merged(ckpt, "lm_head"), quantize=True)
     g.nodes[-1].output[0] = "logits"
-    g.output("logits", FLOAT, ["batch", "seq", c.vocab_size])
+    g.output("logits", FLOAT, ["batch", 1, c.vocab_size])
     for i in range(c.num_layers):
         for kv in ("key", "value"):
             g.output(f"present.{i}.{kv}", FLOAT, ["batch", c.num_kv_heads, "total", hd])
