@@ -17,6 +17,8 @@ export interface BenchOptions {
   profile?: boolean;
   /** Also run the PyTorch reference loop on the same weights and frames. */
   compareTorch?: boolean;
+  /** Intra-op threads of each session (default: 1 below hidden size 1024, else onnxruntime's choice). */
+  threads?: number;
 }
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -33,7 +35,7 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
  * reports frames/s, where the time goes, fps at fixed cache sizes and, with
  * compareTorch, the PyTorch reference loop's frames/s on the same frames. */
 export async function bench(opts: BenchOptions): Promise<Record<string, unknown>> {
-  const model = await LiveModel.load(opts.modelDir, { ep: opts.ep, logger: opts.logger });
+  const model = await LiveModel.load(opts.modelDir, { ep: opts.ep, logger: opts.logger, threads: opts.threads });
   const { width, height, fps, tokensPerFrame } = model.manifest.vision;
   const frames = Array.from({ length: opts.frames }, (_, k) => syntheticFrame(k, width, height));
   const parts = new Map<TimingPart, number>();

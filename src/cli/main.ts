@@ -31,7 +31,7 @@ commands:
   run --source SRC           run on a source: file:PATH, url:URL, obs, obs-stream, demo
       [--model DIR] [--ask SECONDS:TEXT]... [--threshold X] [--context N] [--ep EP] [--fast] [--loop] [--jsonl OUT]
       [--obs-url ws://127.0.0.1:4455] [--obs-password PW (or env OBS_PASSWORD)] [--pause-scene NAME]...
-  bench [--json] [--model DIR] [--frames N] [--ep EP] [--profile] [--compare-torch]
+  bench [--json] [--model DIR] [--frames N] [--ep EP] [--threads N] [--profile] [--compare-torch]
                              benchmark the engine on a fixed synthetic stream (fps, fps at 500/1,500/3,000
                              cached tokens; --profile: ms per frame by part; --compare-torch: the PyTorch
                              reference loop on the same weights and frames, needs python3 with torch)
@@ -89,6 +89,7 @@ async function main(argv: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'compare-torch': { type: 'boolean', default: false },
+      threads: { type: 'string' },
       frames: { type: 'string', default: '600' },
       hours: { type: 'string', default: '4' },
       'matches-per-stream': { type: 'string', default: '1' },
@@ -143,7 +144,9 @@ async function main(argv: string[]): Promise<void> {
     case 'bench': {
       const frames = Number(values.frames);
       if (!Number.isInteger(frames) || frames < 1) throw new UserError(`--frames must be a positive integer, got '${values.frames}'`);
-      const result = await bench({ modelDir: modelDir(), frames, ep, logger, profile: values.profile!, compareTorch: values['compare-torch']! });
+      const threads = values.threads === undefined ? undefined : Number(values.threads);
+      if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UserError(`--threads must be a positive integer, got '${values.threads}'`);
+      const result = await bench({ modelDir: modelDir(), frames, ep, logger, profile: values.profile!, compareTorch: values['compare-torch']!, threads });
       process.stdout.write((values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + '\n');
       return;
     }
