@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { Compaction, SessionKvCache } from '../src/engine/kvCache.js';
+import { VISION_SHARE, type Compaction, type SessionKvCache } from '../src/engine/kvCache.js';
 import { Layout } from '../src/engine/layout.js';
 import { LiveSession, type SessionModel, type SessionOptions } from '../src/engine/liveSession.js';
 import { readManifest, type ModelManifest } from '../src/engine/manifest.js';
@@ -389,7 +389,7 @@ describe('the cache policy (a package with kv_shift)', () => {
   const framesIn = (items: number[]) => [...new Set(items.filter((v) => v < 0).map((v) => -1 - v))];
   const contains = (items: number[], part: readonly number[]) => items.some((_, i) => part.every((v, j) => items[i + j] === v));
 
-  it('compacts instead of starting over: the sink stays, the oldest whole frames go, a quarter of the budget at once', async () => {
+  it('compacts instead of starting over: the sink stays, frames stay within the vision window, the oldest whole frames go, half the window at once', async () => {
     const { cache, events, session, push } = setup({ compacts: true, budget, maxContext: 8192 }, { context: budget });
     expect(session.contextBudget).toBe(budget);
     for (let k = 0; k < 100; k++) {
@@ -400,13 +400,15 @@ describe('the cache policy (a package with kv_shift)', () => {
       // Whole frames: each with the interval token before it (frame 0 has none).
       expect(cache.items.slice(S).filter((v) => v === INTERVAL)).toHaveLength(kept.length - (kept[0] === 0 ? 1 : 0));
       expect(cache.items.length - S).toBe(kept.length * K + kept.length - (kept[0] === 0 ? 1 : 0));
+      // Checked before each frame: at most the window and the frame just fed.
+      expect(kept.length * (K + 1)).toBeLessThanOrEqual(Math.floor(budget / VISION_SHARE) + K + 1);
     }
     expect(events.some((e) => e.type === 'contextReset')).toBe(false);
     const done = compactions(events);
     expect(done.length).toBeGreaterThanOrEqual(3);
     expect(done.length).toBeLessThan(100 / 5); // amortised, not a frame at a time
     for (const c of done) {
-      expect(c.evictedFrameTokens).toBeGreaterThanOrEqual(Math.floor(budget / 4));
+      expect(c.evictedFrameTokens).toBeGreaterThanOrEqual(Math.floor(budget / VISION_SHARE / 2));
       expect(c.evictedTextTokens).toBe(0);
     }
     expect(cache.compactions.map((p) => p.keep.length)).toEqual(done.map((c) => c.keptTokens));
@@ -424,7 +426,7 @@ describe('the cache policy (a package with kv_shift)', () => {
     expect(events.some((e) => e.type === 'contextReset')).toBe(false);
   });
 
-  it('evicts the oldest text first once text holds more than an eighth of the budget', async () => {
+  it('evicts the oldest text once text fills the budget; the latest turns and frame stay', async () => {
     const { cache, events, push, session } = setup({ compacts: true, budget, maxContext: 8192, reply: () => codec.encode('w'.repeat(N)) }, { context: budget });
     for (let k = 0; k < 40; k++) {
       session.ask(k + 0.5, `question number ${k} ` + 'q '.repeat(20));

@@ -13,16 +13,19 @@ from .layout import Layout
 from .model import Decoder, FrameEncoder, KvShift
 
 MAX_QUESTION_TOKENS = 256  # as src/engine/liveSession.ts: what a frame reserves for a question
-TEXT_SHARE = 8  # as src/engine/kvCache.ts: text may hold 1/8 of the budget before its oldest turns go
+VISION_SHARE = 4  # as src/engine/kvCache.ts: frames may hold 1/4 of the budget (the vision window)
+RECENT_TURNS = 4  # as src/engine/kvCache.ts: the text of the 4 latest turns stays when frames around it go
 
 
 class CachePolicy:
-    """What each cached position holds, and which to evict when the budget would be
-    exceeded (mirrors CachePolicy in src/engine/kvCache.ts). Groups in cache order:
-    the start prompt ("sink", never evicted), one frame (its interval token and
-    embeddings), or text (consecutive turns). Evicts at least a quarter of the
-    budget at once: frames first, oldest first, unless text holds more than an
-    eighth of the budget (TEXT_SHARE), then the oldest text first."""
+    """What each cached position holds, and which to evict (mirrors CachePolicy in
+    src/engine/kvCache.ts). Groups in cache order: the start prompt ("sink", never
+    evicted), one frame (its interval token and embeddings), or text (consecutive
+    turns). Frames may hold budget // VISION_SHARE tokens; when they would hold
+    more, or the next step would exceed the budget, the oldest groups go, frames
+    and the text between them, until frames hold half the window and the step fits
+    (then at least half the window goes); the text of the RECENT_TURNS latest
+    turns goes last."""
 
     def __init__(self, budget: int):
         self.budget = budget
@@ -31,6 +34,13 @@ class CachePolicy:
     @property
     def length(self) -> int:
         return sum(n for _, n in self.groups)
+
+    def tokens(self, kind: str) -> int:
+        return sum(n for k, n in self.groups if k == kind)
+
+    @property
+    def vision_window(self) -> int:
+        return self.budget // VISION_SHARE
 
     def record(self, kind: str, n: int) -> None:
         if n == 0:
@@ -43,24 +53,25 @@ class CachePolicy:
     def plan(self, needed: int):
         """None (fits), "reset" (cannot fit), or (keep, delta, evicted frame tokens, evicted text tokens)."""
         length = self.length
-        if length + needed <= self.budget:
+        overflow = length + needed - self.budget
+        if overflow <= 0 and self.tokens("frame") <= self.vision_window:
             return None
-        target = max(length + needed - self.budget, self.budget // 4)
+        overflow = max(0, overflow)
+        half = self.vision_window // 2
+        frame_target = self.tokens("frame") - half
+        target = max(overflow, half) if overflow > 0 else 0
+        texts = [i for i, (k, _) in enumerate(self.groups) if k == "text"]
+        recent = set(texts[max(0, len(texts) - RECENT_TURNS):])
         gone = [False] * len(self.groups)
-        text_left = sum(n for k, n in self.groups if k == "text")
         evicted = {"frame": 0, "text": 0}
-        oldest = lambda kind: next((i for i, (k, _) in enumerate(self.groups) if k == kind and not gone[i]), None)  # noqa: E731
-        while evicted["frame"] + evicted["text"] < target:
-            pick = oldest("text") if text_left > self.budget // TEXT_SHARE else None
-            pick = pick if pick is not None else oldest("frame")
-            pick = pick if pick is not None else oldest("text")
-            if pick is None:
-                break
-            kind, n = self.groups[pick]
-            gone[pick] = True
-            evicted[kind] += n
-            text_left -= n if kind == "text" else 0
-        if length - evicted["frame"] - evicted["text"] + needed > self.budget:
+        done = lambda: evicted["frame"] >= frame_target and evicted["frame"] + evicted["text"] >= target  # noqa: E731
+        for last in (False, True):  # oldest first, frames and the text between them; then the recent turns' text
+            for i, (kind, n) in enumerate(self.groups):
+                if done() or gone[i] or kind == "sink" or (not last and i in recent):
+                    continue
+                gone[i] = True
+                evicted[kind] += n
+        if evicted["frame"] + evicted["text"] < overflow:
             return "reset"
         keep, delta, at, shift = [], [], 0, 0
         for (kind, n), g in zip(self.groups, gone):

@@ -27,8 +27,11 @@ export interface SessionKvCache {
   compact(plan: Compaction): Promise<void>;
 }
 
-/** Text may hold up to 1/TEXT_SHARE of the budget before its oldest turns go. */
-export const TEXT_SHARE = 8;
+/** Frames may hold 1/VISION_SHARE of the budget (the vision window); past it, the
+ * oldest go until they hold half of it. */
+export const VISION_SHARE = 4;
+/** The text of the RECENT_TURNS latest turns stays when the frames around it go. */
+export const RECENT_TURNS = 4;
 
 /** What makeRoom did. */
 export type RoomOutcome =
@@ -38,16 +41,29 @@ export type RoomOutcome =
 
 /**
  * The cache policy for hours-long streams (StreamingLLM's sink + window, with
- * StreamingVLM's longer life for text): a token budget; the start prompt always
- * stays; when the next step would exceed the budget, at least a quarter of it is
- * evicted at once (amortised), whole frames first, oldest first, unless text
- * holds more than an eighth of the budget, then its oldest turns first. Text thus
- * outlives the frames around it, at about the share it has in a 3-minute match
- * the model was trained on (~400 of 2,700 tokens; with half the budget, the first
- * 10-match eval stream of seed 424242 had 31 false alarms, with an eighth 28,
- * played match by match 26). A cache that
- * cannot compact starts over instead, as does one where even that leaves too
- * little room. Mirrored by CachePolicy in scripts/cocaster_model/live.py.
+ * StreamingVLM's short vision window and longer-lived text): the start prompt
+ * always stays; frames may hold a quarter of the token budget (VISION_SHARE);
+ * when they would hold more, or the next step would exceed the budget, the
+ * oldest spans go, frames and the text between them, until frames hold an eighth
+ * (amortised: ~64 frames of cocaster-tiny at once) and the step fits (then at
+ * least an eighth of the budget goes). The text of the RECENT_TURNS latest turns
+ * is kept when the frames around it go (it goes last, oldest first).
+ *
+ * Why a short window: frames of what the stream showed minutes ago confuse the
+ * model more than their absence does. Played as 10-match streams, cocaster-tiny
+ * with frames filling the whole budget (up to ~330 frames, the previous
+ * match's among them) raised 54 false alarms in 20 matches of seed 424242
+ * against 43 played match by match; evicting only the previous match's frames
+ * at each match start brought it back to 43, evicting only its text did not
+ * (51). The window is a span the model was trained on (windows of 60-240
+ * frames). With this window (cocaster eval, 20 matches, 1 vs 10 matches per
+ * stream) false alarms a minute are 0.70 vs 0.65 (seed 424242), 0.53 vs 0.55
+ * (100000), 0.70 vs 0.75 (271828), question accuracy 0.739 vs 0.705, 0.652 vs
+ * 0.652, 0.876 vs 0.820, goal recall equal: the first minute of a match still
+ * sees the previous one (see the README's cache-policy paragraph). A cache that cannot compact starts
+ * over when the budget is reached, as does one where evicting all but the sink
+ * still leaves too little room. Mirrored by CachePolicy in
+ * scripts/cocaster_model/live.py.
  */
 export class CachePolicy {
   /** Spans in cache order: the sink, one frame each, merged consecutive text. */
@@ -71,11 +87,17 @@ export class CachePolicy {
     return this.spans.reduce((n, s) => n + (s.kind === kind ? s.length : 0), 0);
   }
 
-  /** Makes room for `needed` more positions within the budget. */
+  /** The vision window: the most frame tokens held. */
+  get visionWindow(): number {
+    return Math.floor(this.budget / VISION_SHARE);
+  }
+
+  /** Makes room for `needed` more positions within the budget (and keeps frames within the vision window). */
   async makeRoom(needed: number): Promise<RoomOutcome> {
     const length = this.cache.length;
-    if (length + needed <= this.budget) return { kind: 'fits' };
-    const plan = this.cache.canCompact ? this.plan(length + needed - this.budget) : undefined;
+    const overflow = length + needed - this.budget;
+    if (overflow <= 0 && (!this.cache.canCompact || this.tokens('frame') <= this.visionWindow)) return { kind: 'fits' };
+    const plan = this.cache.canCompact ? this.plan(Math.max(0, overflow)) : undefined;
     if (!plan) {
       this.cache.reset();
       this.spans = [];
@@ -87,20 +109,21 @@ export class CachePolicy {
 
   /** Which spans go; undefined when evicting all but the sink still leaves no room. */
   private plan(overflow: number): Compaction | undefined {
-    const target = Math.max(overflow, Math.floor(this.budget / 4));
+    const half = Math.floor(this.visionWindow / 2);
+    const frameTarget = this.tokens('frame') - half;
+    const target = overflow > 0 ? Math.max(overflow, half) : 0;
+    const texts = this.spans.flatMap((s, i) => (s.kind === 'text' ? [i] : []));
+    const recent = new Set(texts.slice(Math.max(0, texts.length - RECENT_TURNS)));
     const gone = this.spans.map(() => false);
-    const oldest = (kind: SpanKind) => this.spans.findIndex((s, i) => s.kind === kind && !gone[i]);
-    let textLeft = this.tokens('text');
     const evicted = { frame: 0, text: 0, sink: 0 };
-    while (evicted.frame + evicted.text < target) {
-      let pick = textLeft > Math.floor(this.budget / TEXT_SHARE) ? oldest('text') : -1;
-      if (pick < 0) pick = oldest('frame');
-      if (pick < 0) pick = oldest('text');
-      if (pick < 0) break;
-      const span = this.spans[pick]!;
-      gone[pick] = true;
-      evicted[span.kind] += span.length;
-      if (span.kind === 'text') textLeft -= span.length;
+    const done = () => evicted.frame >= frameTarget && evicted.frame + evicted.text >= target;
+    // Oldest first, frames and the text between them; then the recent turns' text, oldest first.
+    for (const last of [false, true]) {
+      this.spans.forEach((s, i) => {
+        if (done() || gone[i] || s.kind === 'sink' || (!last && recent.has(i))) return;
+        gone[i] = true;
+        evicted[s.kind] += s.length;
+      });
     }
     if (evicted.frame + evicted.text < overflow) return undefined;
     const keep: number[] = [];
