@@ -71,23 +71,15 @@ export class HostKvCache implements DecoderCache {
     this.length += added;
   }
 
-  /** One kv_shift run per layer over the buffer (the kept slots are all < length). */
+  /** kv_shift over the buffers (the kept slots are all < length), then fitted again. */
   async compact(plan: Compaction): Promise<void> {
     if (!this.shifter) throw new Error('this model package has no kv_shift graph');
     const start = performance.now();
-    const n = plan.keep.length;
-    const keep = new ort.Tensor('int64', BigInt64Array.from(plan.keep, BigInt), [n]);
-    const delta = new ort.Tensor('int64', BigInt64Array.from(plan.delta, BigInt), [n]);
     const { numKvHeads, headDim } = this.shape;
     const dims = [1, numKvHeads, this.capacity, headDim];
-    const shifted: Float32Array[] = [];
-    for (let layer = 0; layer < this.shape.numLayers; layer++) {
-      const key = new ort.Tensor('float32', this.buffers[2 * layer]!, dims);
-      const value = new ort.Tensor('float32', this.buffers[2 * layer + 1]!, dims);
-      const out = await this.shifter.run({ key, value, keep, delta });
-      shifted.push(out.key_out!.data as Float32Array, out.value_out!.data as Float32Array);
-    }
-    this.relayout(roundUp(n), n, (i) => shifted[i]!, n);
+    const shifted = await shiftLayers(this.shifter, plan, this.buffers.map((b) => new ort.Tensor('float32', b, dims)));
+    const n = plan.keep.length;
+    this.relayout(roundUp(n), n, (i) => shifted[i]!.data as Float32Array, n);
     this.length = n;
     this.onCompact?.(performance.now() - start, n);
   }
@@ -201,22 +193,15 @@ export class TensorKvCache implements DecoderCache {
     this.length += added;
   }
 
-  /** One kv_shift run per layer: gathers the kept positions and re-rotates their keys. */
+  /** kv_shift on the cache's own provider: a gpu-buffer cache never leaves the device. */
   async compact(plan: Compaction): Promise<void> {
     if (!this.shifter) throw new Error('this model package has no kv_shift graph');
     const start = performance.now();
-    const n = plan.keep.length;
-    const keep = new ort.Tensor('int64', BigInt64Array.from(plan.keep, BigInt), [n]);
-    const delta = new ort.Tensor('int64', BigInt64Array.from(plan.delta, BigInt), [n]);
-    const next: ort.Tensor[] = [];
-    for (let layer = 0; layer < this.shape.numLayers; layer++) {
-      const out = await this.shifter.run({ key: this.tensors[2 * layer]!, value: this.tensors[2 * layer + 1]!, keep, delta });
-      next.push(out.key_out!, out.value_out!);
-    }
+    const next = await shiftLayers(this.shifter, plan, this.tensors);
     dispose(this.tensors);
     this.tensors = next;
-    this.length = n;
-    this.onCompact?.(performance.now() - start, n);
+    this.length = plan.keep.length;
+    this.onCompact?.(performance.now() - start, this.length);
   }
 
   reset(): void {
@@ -229,6 +214,20 @@ export class TensorKvCache implements DecoderCache {
     const { numLayers, numKvHeads, headDim } = this.shape;
     return Array.from({ length: 2 * numLayers }, () => new ort.Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]));
   }
+}
+
+/** One kv_shift run per layer ([key, value] pairs in order): gathers the kept
+ * positions and re-rotates their keys. */
+async function shiftLayers(shifter: ort.InferenceSession, plan: Compaction, tensors: ort.Tensor[]): Promise<ort.Tensor[]> {
+  const n = plan.keep.length;
+  const keep = new ort.Tensor('int64', BigInt64Array.from(plan.keep, BigInt), [n]);
+  const delta = new ort.Tensor('int64', BigInt64Array.from(plan.delta, BigInt), [n]);
+  const out: ort.Tensor[] = [];
+  for (let layer = 0; 2 * layer < tensors.length; layer++) {
+    const shifted = await shifter.run({ key: tensors[2 * layer]!, value: tensors[2 * layer + 1]!, keep, delta });
+    out.push(shifted.key_out!, shifted.value_out!);
+  }
+  return out;
 }
 
 function dispose(tensors: ort.Tensor[]): void {
