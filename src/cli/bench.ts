@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LiveModel, LiveSession, type ExecutionProviderChoice } from '../engine/index.js';
+import { FramePipeline, LiveModel, LiveSession, type ExecutionProviderChoice } from '../engine/index.js';
 import { syntheticFrame } from '../engine/syntheticFrame.js';
 import type { TimingPart } from '../engine/timing.js';
 import { UserError } from '../util/errors.js';
@@ -53,15 +53,16 @@ export async function bench(opts: BenchOptions): Promise<Record<string, unknown>
   const perFrame: number[] = [];
   const start = performance.now();
   const cpuStart = process.cpuUsage();
-  let inFlight: Promise<void> | undefined;
+  const pipeline = new FramePipeline(session);
   let last = start;
+  // ms between frames done (push() returns when the frame before is).
+  const done = () => perFrame.push(-last + (last = performance.now()));
   for (let k = 0; k < frames.length; k++) {
-    const next = session.pushFrame({ t: k / fps, rgb: frames[k]! });
-    if (inFlight) await inFlight, perFrame.push(-last + (last = performance.now()));
-    inFlight = next;
+    await pipeline.push({ t: k / fps, rgb: frames[k]! });
+    if (k > 0) done();
   }
-  await inFlight;
-  perFrame.push(performance.now() - last);
+  await pipeline.drain();
+  done();
   const totalMs = performance.now() - start;
   const cpu = process.cpuUsage(cpuStart);
   const profile = Object.fromEntries([...parts].map(([part, ms]) => [part, round(ms / frames.length)]));
