@@ -29,7 +29,7 @@ import torch
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, SCRIPTS)
 from cocaster_model.layout import Layout  # noqa: E402
-from cocaster_model.live import LiveReference, preprocess  # noqa: E402
+from cocaster_model.live import LiveReference, SceneCut, preprocess  # noqa: E402
 from cocaster_model.tokenizer import BPETokenizer  # noqa: E402
 from make_fixture import synthetic_frame  # noqa: E402
 from training.package import package_modules  # noqa: E402
@@ -65,7 +65,9 @@ def main() -> None:
     v, gen = manifest["vision"], manifest["generation"]
     pixel_fn = lambda rgb: preprocess(rgb, v["rescale"], v["mean"], v["std"])  # noqa: E731
     frames = [(k / v["fps"], synthetic_frame(k, v["width"], v["height"])) for k in range(a.frames)]
-    ref = LiveReference(encoder, decoder, layout, gen["threshold"], gen["maxNewTokens"], manifest["decoder"]["maxContext"])
+    cut = v.get("sceneCut")
+    ref = LiveReference(encoder, decoder, layout, gen["threshold"], gen["maxNewTokens"], manifest["decoder"]["maxContext"],
+                        SceneCut(cut["tokens"], cut["minCosine"]) if cut else None)
     log(f"bench_torch: {manifest['id']} rebuilt from its ONNX files and {a.frames} frames made in "
         f"{time.perf_counter() - t0:.1f} s; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
 

@@ -91,6 +91,12 @@ describe('bad input gets one line on stderr and exit code 2', () => {
     expectOneLineError(await runCli(['run', '--source', `file:${clip}`, '--model', dir, '--fast']), /model\.json field 'vision\.fps'/);
   });
 
+  it('model.json with scene tokens past the frame\'s tokens', async () => {
+    const dir = fixtureCopy();
+    editManifest(dir, (m) => (m.vision.sceneCut = { tokens: [0, m.vision.tokensPerFrame], minCosine: 0.6 }));
+    expectOneLineError(await runCli(['run', '--source', `file:${clip}`, '--model', dir, '--fast']), /model\.json field 'vision\.sceneCut\.tokens' sceneCut\.tokens must be below tokensPerFrame/);
+  });
+
   it('checksum mismatch', async () => {
     const dir = fixtureCopy();
     const path = join(dir, 'embed_tokens.onnx');

@@ -66,6 +66,10 @@ interface FakeOptions {
   pInterval?: (k: number) => number;
   /** The tokens the model produces for a prompt; EOS follows when they run out. */
   reply?: (p: Prompt) => number[];
+  /** The package's scene tokens (manifest vision.sceneCut). */
+  sceneCut?: ModelManifest['vision']['sceneCut'];
+  /** Frame k's embeddings (default F(k)); the last must stay negative (the fake's frame mark). */
+  frame?: (k: number) => number[];
 }
 
 const defaultReply = (p: Prompt): number[] => [...codec.encode(p.kind === 'self' ? 'hi' : `re ${p.text}`), EOS];
@@ -80,7 +84,7 @@ class FakeModel implements SessionModel {
 
   constructor(private readonly opts: FakeOptions = {}) {
     const m = pkg.manifest;
-    this.manifest = { ...m, decoder: { ...m.decoder, maxContext: opts.maxContext ?? m.decoder.maxContext } };
+    this.manifest = { ...m, vision: { ...m.vision, sceneCut: opts.sceneCut }, decoder: { ...m.decoder, maxContext: opts.maxContext ?? m.decoder.maxContext } };
   }
 
   get fed(): number[] {
@@ -93,7 +97,7 @@ class FakeModel implements SessionModel {
   }
 
   async encodeFrame(rgb: Uint8Array): Promise<Float32Array> {
-    return Float32Array.from(F(rgb[0]!));
+    return Float32Array.from((this.opts.frame ?? F)(rgb[0]!));
   }
 
   async embed(ids: readonly number[]): Promise<Float32Array> {
@@ -461,6 +465,25 @@ describe('the cache policy (a package with kv_shift)', () => {
     expect(compactions(events).length).toBeGreaterThan(10);
     const answerFrames = events.flatMap((e, i) => (e.type === 'frame' && e.decision === 'answer' ? [i] : []));
     for (const i of answerFrames) expect(events[i + 2]).toMatchObject({ type: 'speechStart', trigger: 'question' });
+  });
+
+  it('drops the frames before a new scene (the text stays), when the scene tokens turn away from the frame before', async () => {
+    // Frames 0-5 and 6-11 are two scenes: token 1 is -1-k in the first, 1+k in the second
+    // (cosine of tokens 0-1 to the frame before: 1 within a scene, 0 across the cut).
+    const frame = (k: number) => [-1 - k, k < 6 ? -1 - k : 1 + k, ...Array<number>(K - 2).fill(-1 - k)];
+    const { cache, events, push, session } = setup({ compacts: true, budget, maxContext: 8192, sceneCut: { tokens: [0, 1], minCosine: 0.5 }, frame }, { context: budget });
+    session.ask(3.5, 'who scored');
+    for (let k = 0; k < 12; k++) await push(k, k);
+    const done = compactions(events);
+    // Six frames, each but frame 0 and the one after the answer with its interval token.
+    expect(done.map((c) => [c.t, c.evictedFrameTokens, c.evictedTextTokens])).toEqual([[6, 6 * K + 4, 0]]);
+    const frameValues = new Set(cache.items.filter((v) => v < 0));
+    for (let k = 0; k < 6; k++) expect(frameValues.has(-1 - k), `frame ${k}`).toBe(false);
+    for (let k = 6; k < 12; k++) expect(frameValues.has(-1 - k), `frame ${k}`).toBe(true);
+    expect(cache.items.slice(0, S)).toEqual([...layout.startIds]);
+    expect(contains(cache.items, layout.queryIds('who scored'))).toBe(true);
+    expect(contains(cache.items, codec.encode('re who scored'))).toBe(true);
+    expect(events.some((e) => e.type === 'contextReset')).toBe(false);
   });
 
   it('refuses a budget outside the model\'s range', () => {

@@ -124,7 +124,10 @@ def export_kv_shift(cfg: ModelConfig, out: str) -> None:
 def write_package(out: str, *, model_id: str, name: str, description: str, encoder: nn.Module,
                   decoder: Decoder, cfg: ModelConfig, tok: BPETokenizer, tokens: dict, layout: dict,
                   threshold: float, max_new_tokens: int, max_context: int, fps: float,
-                  mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), pad_to_square: bool = True) -> dict:
+                  mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), pad_to_square: bool = True,
+                  scene_cut: dict | None = None) -> dict:
+    """scene_cut: {"tokens": [...], "min_cosine": x}, the frame tokens that identify a
+    scene (model.json vision.sceneCut, src/engine/sceneCut.ts)."""
     os.makedirs(out, exist_ok=True)
     export_onnx(encoder, decoder, cfg, out)
     tok.save(out, tokens.get("bos"), tokens["eos"])
@@ -145,7 +148,8 @@ def write_package(out: str, *, model_id: str, name: str, description: str, encod
         "description": description,
         "files": {k: {"path": p, "sha256": sha256(f"{out}/{p}")} for k, p in files.items()},
         "vision": {"fps": fps, "width": cfg.image_size, "height": cfg.image_size, "padToSquare": pad_to_square,
-                   "rescale": 1 / 255, "mean": list(mean), "std": list(std), "tokensPerFrame": cfg.tokens_per_frame},
+                   "rescale": 1 / 255, "mean": list(mean), "std": list(std), "tokensPerFrame": cfg.tokens_per_frame,
+                   **({"sceneCut": {"tokens": list(scene_cut["tokens"]), "minCosine": scene_cut["min_cosine"]}} if scene_cut else {})},
         "decoder": {"hiddenSize": cfg.hidden_size, "numLayers": cfg.cache_layers, "numKeyValueHeads": cfg.num_kv_heads,
                     "headDim": cfg.head_dim, "vocabSize": cfg.vocab_size, "maxContext": max_context, "io": "append"},
         "tokens": tokens,

@@ -81,8 +81,43 @@ class CachePolicy:
                 keep += range(at, at + n)
                 delta += [shift] * n
             at += n
+        return self.evict(gone)
+
+    def drop_frames(self):
+        """A new scene (SceneCut): every frame goes, the text stays. None when there is no frame."""
+        if self.tokens("frame") == 0:
+            return None
+        return self.evict([kind == "frame" for kind, _ in self.groups])
+
+    def evict(self, gone: list[bool]):
+        evicted = {"frame": 0, "text": 0, "sink": 0}
+        keep, delta, at, shift = [], [], 0, 0
+        for (kind, n), g in zip(self.groups, gone):
+            if g:
+                shift += n
+                evicted[kind] += n
+            else:
+                keep += range(at, at + n)
+                delta += [shift] * n
+            at += n
         self.groups = [grp for grp, g in zip(self.groups, gone) if not g]
         return keep, delta, evicted["frame"], evicted["text"]
+
+
+class SceneCut:
+    """Mirrors src/engine/sceneCut.ts: the frame tokens a package declares to identify
+    the scene (model.json vision.sceneCut); a frame whose tokens' cosine to the previous
+    frame's is below min_cosine starts a new scene."""
+
+    def __init__(self, tokens: list[int], min_cosine: float):
+        self.tokens, self.min_cosine, self.previous = tokens, min_cosine, None
+
+    def next(self, frame_embeds: torch.Tensor) -> bool:
+        now = frame_embeds[0, self.tokens].reshape(-1).double()
+        before, self.previous = self.previous, now
+        if before is None or float(before.norm()) == 0 or float(now.norm()) == 0:
+            return False
+        return float(before @ now / (before.norm() * now.norm())) < self.min_cosine
 
 
 def preprocess(rgb: np.ndarray, rescale: float, mean, std) -> torch.Tensor:
@@ -96,11 +131,13 @@ def preprocess(rgb: np.ndarray, rescale: float, mean, std) -> torch.Tensor:
 
 class LiveReference:
     def __init__(self, encoder: FrameEncoder, decoder: Decoder, layout: Layout, threshold: float,
-                 max_new_tokens: int, budget: int | None = None):
-        """budget: the cache policy's token budget; None keeps every token (no checks)."""
+                 max_new_tokens: int, budget: int | None = None, scene_cut: SceneCut | None = None):
+        """budget: the cache policy's token budget; None keeps every token (no checks).
+        scene_cut: drops the frames before a new scene (with a budget only)."""
         self.encoder, self.decoder, self.layout = encoder, decoder, layout
         self.threshold, self.max_new_tokens = threshold, max_new_tokens
         self.policy = CachePolicy(budget) if budget else None
+        self.scene_cut = scene_cut
         self.shift = KvShift(decoder.cfg)
         self.past = decoder.empty_past()
         self.kv_len = 0
@@ -138,12 +175,16 @@ class LiveReference:
             self.trace.append({"type": "contextReset", "t": t, "droppedTokens": self.kv_len})
             self.past, self.kv_len, self.last_ids, self.policy.groups = self.decoder.empty_past(), 0, [], []
         elif plan:
-            keep, delta, frames, text = plan
-            kt, dt = torch.tensor(keep), torch.tensor(delta)
-            self.past = [self.shift(k, v, kt, dt) for k, v in self.past]
-            self.kv_len = len(keep)
-            self.trace.append({"type": "compaction", "t": t, "evictedFrameTokens": frames,
-                               "evictedTextTokens": text, "keptTokens": len(keep)})
+            self.compact(t, plan)
+
+    @torch.no_grad()
+    def compact(self, t: float, plan) -> None:
+        keep, delta, frames, text = plan
+        kt, dt = torch.tensor(keep), torch.tensor(delta)
+        self.past = [self.shift(k, v, kt, dt) for k, v in self.past]
+        self.kv_len = len(keep)
+        self.trace.append({"type": "compaction", "t": t, "evictedFrameTokens": frames,
+                           "evictedTextTokens": text, "keptTokens": len(keep)})
 
     def embed(self, ids: list[int]) -> torch.Tensor:
         return self.decoder.embed(torch.tensor([ids], dtype=torch.long))
@@ -193,6 +234,10 @@ class LiveReference:
                 qt, q = pending.pop(0)
                 self.answer(qt, q)
             frame_embeds = self.encoder(pixel_fn(rgb).unsqueeze(0))
+            if self.scene_cut and self.scene_cut.next(frame_embeds) and self.policy:
+                plan = self.policy.drop_frames()
+                if plan:
+                    self.compact(t, plan)
             self.make_room(t, len(self.pending_prefix(for_frame=True)) + frame_embeds.shape[1] + turn_room)
             prefix = self.pending_prefix(for_frame=True)
             embeds = torch.cat([self.embed(prefix), frame_embeds], dim=1) if prefix else frame_embeds

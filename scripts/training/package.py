@@ -42,7 +42,7 @@ def export(work: Work, decoder_ckpt: str, out: str, c: dict) -> None:
     write_package(out, model_id="cocaster-tiny", name="cocaster tiny (arena)", description=DESCRIPTION,
                   encoder=vision, decoder=model.decoder, cfg=model.cfg, tok=tok, tokens=dict(DEFAULT_TOKENS),
                   layout=DEFAULT_LAYOUT, threshold=c["threshold"], max_new_tokens=c["max_new_tokens"],
-                  max_context=c["max_context"], fps=FPS, mean=MEAN, std=STD)
+                  max_context=c["max_context"], fps=FPS, mean=MEAN, std=STD, scene_cut=c.get("scene_cut"))
     demo = os.path.join(out, "demo.mp4")
     shutil.copy(demo_video(work), demo)
     with open(os.path.join(out, "model.json")) as f:

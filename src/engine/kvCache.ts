@@ -107,6 +107,14 @@ export class CachePolicy {
     return { kind: 'compacted', plan, keptTokens: plan.keep.length };
   }
 
+  /** Evicts every frame (a new scene: src/engine/sceneCut.ts); undefined when there is none or the cache cannot compact. */
+  async dropFrames(): Promise<Compaction | undefined> {
+    if (!this.cache.canCompact || this.tokens('frame') === 0) return undefined;
+    const plan = this.evict(this.spans.map((s) => s.kind === 'frame'));
+    await this.cache.compact(plan);
+    return plan;
+  }
+
   /** Which spans go; undefined when evicting all but the sink still leaves no room. */
   private plan(overflow: number): Compaction | undefined {
     const half = Math.floor(this.visionWindow / 2);
@@ -126,6 +134,13 @@ export class CachePolicy {
       });
     }
     if (evicted.frame + evicted.text < overflow) return undefined;
+    return this.evict(gone);
+  }
+
+  /** The compaction that drops the spans marked gone. */
+  private evict(gone: boolean[]): Compaction {
+    const evicted = { frame: 0, text: 0, sink: 0 };
+    this.spans.forEach((s, i) => gone[i] && (evicted[s.kind] += s.length));
     const keep: number[] = [];
     const delta: number[] = [];
     let at = 0;

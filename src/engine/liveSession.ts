@@ -2,6 +2,7 @@ import type { EngineEventListener, SpeechTrigger } from '../protocol/index.js';
 import { CachePolicy, type SessionKvCache, type SpanKind } from './kvCache.js';
 import { UserError } from '../util/errors.js';
 import { Layout } from './layout.js';
+import { SceneCut } from './sceneCut.js';
 import type { ModelManifest } from './manifest.js';
 import type { TimingListener } from './timing.js';
 import type { TextCodec } from './tokenizer.js';
@@ -59,6 +60,8 @@ export class LiveSession {
   private readonly kvCache: SessionKvCache;
   /** What the cache holds, and what to evict when the budget is reached. */
   private readonly cachePolicy: CachePolicy;
+  /** Where the package declares how: new scenes, whose earlier frames leave the cache. */
+  private readonly sceneCut: SceneCut | undefined;
   /** Decided but not yet fed: the interval token, or EOS that closed an answer. */
   private lastIds: number[] = [];
   private pendingQuestions: Question[] = [];
@@ -83,6 +86,8 @@ export class LiveSession {
       throw new UserError(`context ${budget} is out of range for model ${model.manifest.id}: ${least}-${maxContext} tokens`);
     }
     this.cachePolicy = new CachePolicy(this.kvCache, budget);
+    const { sceneCut, tokensPerFrame } = model.manifest.vision;
+    this.sceneCut = sceneCut && new SceneCut(sceneCut, tokensPerFrame);
   }
 
   /** Queues a question asked at video time t (answered in time order). */
@@ -123,6 +128,7 @@ export class LiveSession {
 
     const frameEmbeds = await encoding;
     const tokensPerFrame = this.model.manifest.vision.tokensPerFrame;
+    if (this.sceneCut?.next(frameEmbeds)) await this.dropFrames(frame.t);
     // Room for the frame and the turn it may start, so that nothing after it resets
     // or compacts the context (a reset would drop the frame before it is spoken
     // about): the
@@ -235,6 +241,12 @@ export class LiveSession {
     if (now.endsWith('\uFFFD') || !now.startsWith(sent) || now.length === sent.length) return sent;
     this.emit({ type: 'speechDelta', t, text: now.slice(sent.length) });
     return now;
+  }
+
+  /** A new scene: the frames before it leave the cache, their text stays. */
+  private async dropFrames(t: number): Promise<void> {
+    const plan = await this.cachePolicy.dropFrames();
+    if (plan) this.emit({ type: 'compaction', t, evictedFrameTokens: plan.evictedFrameTokens, evictedTextTokens: plan.evictedTextTokens, keptTokens: plan.keep.length });
   }
 
   /** Keeps the next step within the budget (the policy decides how); a stream

@@ -42,7 +42,14 @@ const manifestSchema = z.object({
     mean: z.tuple([z.number(), z.number(), z.number()]),
     std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
     tokensPerFrame: z.number().int().positive(),
-  }),
+    /** Frame tokens that identify the scene (src/engine/sceneCut.ts): a frame whose
+     * tokens' cosine to the previous frame's is below minCosine starts a new one, and
+     * the frames before it leave the cache. */
+    sceneCut: z.object({
+      tokens: z.array(z.number().int().nonnegative()).min(1),
+      minCosine: z.number().min(-1).max(1),
+    }).optional(),
+  }).refine((v) => !v.sceneCut || v.sceneCut.tokens.every((t) => t < v.tokensPerFrame), { message: 'sceneCut.tokens must be below tokensPerFrame', path: ['sceneCut', 'tokens'] }),
   decoder: z.object({
     hiddenSize: z.number().int().positive(),
     numLayers: z.number().int().positive(),
