@@ -60,7 +60,8 @@ export type RoomOutcome =
  * stream) false alarms a minute are 0.70 vs 0.65 (seed 424242), 0.53 vs 0.55
  * (100000), 0.70 vs 0.75 (271828), question accuracy 0.739 vs 0.705, 0.652 vs
  * 0.652, 0.876 vs 0.820, goal recall equal: the first minute of a match still
- * sees the previous one (see the README's cache-policy paragraph). A cache that cannot compact starts
+ * saw the previous one, which the scene cut (sceneCut.ts, dropFrames) now drops
+ * (see the README's cache-policy paragraph). A cache that cannot compact starts
  * over when the budget is reached, as does one where evicting all but the sink
  * still leaves too little room. Mirrored by CachePolicy in
  * scripts/cocaster_model/live.py.
