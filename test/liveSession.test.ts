@@ -486,6 +486,14 @@ describe('the cache policy (a package with kv_shift)', () => {
     expect(events.some((e) => e.type === 'contextReset')).toBe(false);
   });
 
+  it('does not cut where the scene tokens never hold still (a cache emptied at every frame helps nobody)', async () => {
+    // Token 1 flips sign every frame: each frame is a "new scene" to the one before.
+    const frame = (k: number) => [-1 - k, k % 2 ? 1 + k : -1 - k, ...Array<number>(K - 2).fill(-1 - k)];
+    const { events, push } = setup({ compacts: true, budget, maxContext: 8192, sceneCut: { tokens: [0, 1], minCosine: 0.5 }, frame }, { context: budget });
+    for (let k = 0; k < 12; k++) await push(k, k);
+    expect(compactions(events)).toEqual([]);
+  });
+
   it('refuses a budget outside the model\'s range', () => {
     const least = S + 2 * (K + 1) + turnRoom;
     expect(() => setup({ compacts: true }, { context: least - 1 })).toThrow(/context .* out of range .*: \d+-8192 tokens/);

@@ -107,17 +107,24 @@ class CachePolicy:
 class SceneCut:
     """Mirrors src/engine/sceneCut.ts: the frame tokens a package declares to identify
     the scene (model.json vision.sceneCut); a frame whose tokens' cosine to the previous
-    frame's is below min_cosine starts a new scene."""
+    frame's is below min_cosine starts a new scene, if the scene before held still for
+    STABLE_FRAMES frames."""
+
+    STABLE_FRAMES = 4
 
     def __init__(self, tokens: list[int], min_cosine: float):
-        self.tokens, self.min_cosine, self.previous = tokens, min_cosine, None
+        self.tokens, self.min_cosine, self.previous, self.stable_frames = tokens, min_cosine, None, 0
 
     def next(self, frame_embeds: torch.Tensor) -> bool:
         now = frame_embeds[0, self.tokens].reshape(-1).double()
         before, self.previous = self.previous, now
-        if before is None or float(before.norm()) == 0 or float(now.norm()) == 0:
+        if before is None:
             return False
-        return float(before @ now / (before.norm() * now.norm())) < self.min_cosine
+        zero = float(before.norm()) == 0 or float(now.norm()) == 0
+        same = zero or float(before @ now / (before.norm() * now.norm())) >= self.min_cosine
+        cut = not same and self.stable_frames >= self.STABLE_FRAMES
+        self.stable_frames = self.stable_frames + 1 if same else 0
+        return cut
 
 
 def preprocess(rgb: np.ndarray, rescale: float, mean, std) -> torch.Tensor:
