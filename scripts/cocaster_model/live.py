@@ -73,14 +73,6 @@ class CachePolicy:
                 evicted[kind] += n
         if evicted["frame"] + evicted["text"] < overflow:
             return "reset"
-        keep, delta, at, shift = [], [], 0, 0
-        for (kind, n), g in zip(self.groups, gone):
-            if g:
-                shift += n
-            else:
-                keep += range(at, at + n)
-                delta += [shift] * n
-            at += n
         return self.evict(gone)
 
     def drop_frames(self):
@@ -90,6 +82,7 @@ class CachePolicy:
         return self.evict([kind == "frame" for kind, _ in self.groups])
 
     def evict(self, gone: list[bool]):
+        """(keep, delta, evicted frame tokens, evicted text tokens) for dropping the groups marked gone."""
         evicted = {"frame": 0, "text": 0, "sink": 0}
         keep, delta, at, shift = [], [], 0, 0
         for (kind, n), g in zip(self.groups, gone):

@@ -73,7 +73,8 @@ export class LiveModel {
     const threads = options.threads ?? (small ? 1 : undefined);
     // A small decoder gets the second core too: at a long context attention
     // outweighs its weights, while the vision worker leaves that core idle for most
-    // of the frame (bench fpsAtContext 3000/500: 0.64 on one thread, 0.79 on two).
+    // of the frame (bench, three runs each side by side: fps at 3,000 cached tokens
+    // 55 on one thread, 57-67 on two; the short-context stream 103-106 vs 95-101).
     const decoderThreads = options.threads ?? (small ? Math.min(2, availableParallelism()) : undefined);
     const append = pkg.manifest.decoder.io === 'append';
     const f = pkg.manifest.files;
