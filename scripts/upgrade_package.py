@@ -3,8 +3,8 @@
     /usr/bin/python3 scripts/upgrade_package.py DIR
 
 Format 2 (cocaster_model/export.py) gave the decoder the "append" cache I/O and
-added kv_append.onnx; the vision encoder, embedding, kv_shift and tokenizer files
-do not change. The torch modules are rebuilt from the package's ONNX files
+added kv_append.onnx; format 3 its logits_index input. The vision encoder,
+embedding, kv_shift and tokenizer files do not change. The torch modules are rebuilt from the package's ONNX files
 (training/package.py: cocaster-tiny or a make_fixture.py package), the decoder is
 exported again and model.json gets the new files and sha256s. The weights are the
 package's, so its golden.json / reference.json still hold.

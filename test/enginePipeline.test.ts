@@ -46,12 +46,12 @@ describe('one frame in flight (FramePipeline)', () => {
   }, 60_000);
   afterAll(async () => model.release());
 
-  async function run(pipelined: boolean): Promise<EngineEvent[]> {
+  async function run(pipelined: boolean, framesPerStep = 1): Promise<EngineEvent[]> {
     const { events, listener } = collect();
     const session = new LiveSession(model, listener, { threshold: 0.5, maxNewTokens: 4 });
     session.ask(20.2, 'what now?');
     const { width, height, fps } = model.manifest.vision;
-    const pipeline = new FramePipeline(session);
+    const pipeline = new FramePipeline(session, framesPerStep);
     for (let k = 0; k < 120; k++) {
       const frame = { t: k / fps, rgb: syntheticFrame(k, width, height) };
       if (pipelined) await pipeline.push(frame);
@@ -69,6 +69,20 @@ describe('one frame in flight (FramePipeline)', () => {
     expect(serial.filter((e) => e.type === 'compaction').length).toBeGreaterThan(0);
     expect(serial.filter((e) => e.type === 'say').length).toBeGreaterThan(0);
     expect(await run(true)).toEqual(serial);
+  }, 120_000);
+
+  it('gives them too with the frames that wait sharing decoder runs (model.framesPerStep)', async () => {
+    expect(model.framesPerStep).toBeGreaterThan(1);
+    const serial = await run(false);
+    const batched = await run(true, model.framesPerStep);
+    // A frame decided in a shared run attends to the frames before it as new positions,
+    // not cached ones: the sums group differently, so P(interval) may move in the last bits.
+    const p = (events: EngineEvent[]) => events.flatMap((e) => (e.type === 'frame' ? [e.pInterval] : []));
+    const strip = (events: EngineEvent[]) => events.map((e) => (e.type === 'frame' ? { ...e, pInterval: 0 } : e));
+    expect(strip(batched)).toEqual(strip(serial));
+    const [a, b] = [p(batched), p(serial)];
+    expect(a.length).toBe(b.length);
+    expect(Math.max(...a.map((x, i) => Math.abs(x - b[i]!)))).toBeLessThan(1e-5);
   }, 120_000);
 
   it('reports an error of the frame before on the next push, and the session goes on', async () => {

@@ -56,13 +56,21 @@ describe.each(cases)('golden trace of %s on %s', (_name, ep, dir) => {
     golden.questions.forEach((q, i) => expect(layout.queryIds(q.text)).toEqual(golden.queryIds[i]));
   });
 
-  it.for(golden.runs.map((r) => [r.maxNewTokens, r] as const))('reproduces decisions, P(interval) and token ids (cap %i)', { timeout: 600_000 }, async ([_cap, run], { skip }) => {
+  // On the CPU frames that wait share decoder runs (model.framesPerStep): the trace must not change.
+  const steps = ep === 'cpu' ? ['one frame', 'several frames'] : ['one frame'];
+  const runs = golden.runs.flatMap((r) => steps.map((step) => [r.maxNewTokens, step, r] as const));
+  it.for(runs)('reproduces decisions, P(interval) and token ids (cap %i, %s a step)', { timeout: 600_000 }, async ([_cap, step, run], { skip }) => {
     const model = loaded(skip);
     const { events, listener } = collect();
     const session = new LiveSession(model, listener, { threshold: golden.threshold, maxNewTokens: run.maxNewTokens });
     for (const q of golden.questions) session.ask(q.t, q.text);
     const { count, fps, width, height } = golden.frames;
-    for (let k = 0; k < count; k++) await session.pushFrame({ t: k / fps, rgb: syntheticFrame(k, width, height) });
+    const perStep = step === 'one frame' ? 1 : model.framesPerStep;
+    if (step === 'several frames') expect(perStep).toBeGreaterThan(1);
+    for (let k = 0; k < count; k += perStep) {
+      const ks = Array.from({ length: Math.min(perStep, count - k) }, (_, j) => k + j);
+      await session.pushFrames(ks.map((j) => ({ t: j / fps, rgb: syntheticFrame(j, width, height) })));
+    }
     // On WebGPU the KV cache must stay on the device between steps.
     expect(session.kvCacheLocation).toBe(ep === 'webgpu' ? 'gpu-buffer' : 'cpu');
 

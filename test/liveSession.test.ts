@@ -35,6 +35,7 @@ const F = (k: number): number[] => Array<number>(K).fill(-1 - k);
 class FakeCache implements SessionKvCache {
   items: number[] = [];
   resets = 0;
+  truncations = 0;
   readonly compactions: Compaction[] = [];
   readonly location = 'fake';
   constructor(readonly canCompact: boolean) {}
@@ -44,6 +45,11 @@ class FakeCache implements SessionKvCache {
   reset(): void {
     this.items = [];
     this.resets++;
+  }
+  truncate(length: number): void {
+    expect(length).toBeLessThan(this.items.length);
+    this.items.length = length;
+    this.truncations++;
   }
   async compact(plan: Compaction): Promise<void> {
     // Kept positions in order; each moves back by the evicted positions before it.
@@ -70,6 +76,8 @@ interface FakeOptions {
   sceneCut?: ModelManifest['vision']['sceneCut'];
   /** Frame k's embeddings (default F(k)); the last must stay negative (the fake's frame mark). */
   frame?: (k: number) => number[];
+  /** Frames one forward may take (default 1). */
+  framesPerStep?: number;
 }
 
 const defaultReply = (p: Prompt): number[] => [...codec.encode(p.kind === 'self' ? 'hi' : `re ${p.text}`), EOS];
@@ -80,6 +88,8 @@ class FakeModel implements SessionModel {
   cache: FakeCache | undefined;
   /** Everything fed, one forward call an entry (frame k's embeddings as -1 - k). */
   readonly calls: number[][] = [];
+  /** Forward calls that fed several frames. */
+  multiFrameCalls = 0;
   private reply: number[] = [];
 
   constructor(private readonly opts: FakeOptions = {}) {
@@ -96,15 +106,19 @@ class FakeModel implements SessionModel {
     return (this.cache = new FakeCache(this.opts.compacts ?? false));
   }
 
-  async encodeFrame(rgb: Uint8Array): Promise<Float32Array> {
-    return Float32Array.from((this.opts.frame ?? F)(rgb[0]!));
+  get framesPerStep(): number {
+    return this.opts.framesPerStep ?? 1;
+  }
+
+  async encodeFrames(rgbs: Uint8Array[]): Promise<Float32Array[]> {
+    return rgbs.map((rgb) => Float32Array.from((this.opts.frame ?? F)(rgb[0]!)));
   }
 
   async embed(ids: readonly number[]): Promise<Float32Array> {
     return Float32Array.from(ids);
   }
 
-  async forward(kvCache: SessionKvCache, embeds: Float32Array): Promise<Float32Array> {
+  async forward(kvCache: SessionKvCache, embeds: Float32Array, rows?: readonly number[]): Promise<Float32Array> {
     const cache = kvCache as FakeCache;
     expect(cache).toBe(this.cache);
     const items = Array.from(embeds);
@@ -112,11 +126,17 @@ class FakeModel implements SessionModel {
     cache.items.push(...items);
     this.calls.push(items);
     if (cache.length > (this.opts.budget ?? this.manifest.decoder.maxContext)) throw new Error(`context overflow: ${cache.length} > ${this.manifest.decoder.maxContext}`);
-    const last = items.at(-1)!;
-    if (last < 0) {
-      const p = this.opts.pInterval?.(-1 - last) ?? 1;
-      return logits([[INTERVAL, p], [OTHER, 1 - p]]);
+    const at = rows ?? [items.length - 1];
+    if (at.length > 1) {
+      this.multiFrameCalls++;
+      // Several frames in one run: each row must end one.
+      return concatLogits(at.map((r) => {
+        expect(items[r]!).toBeLessThan(0);
+        return this.frameLogits(items[r]!);
+      }));
     }
+    const last = items[at[0]!]!;
+    if (last < 0) return this.frameLogits(last);
     const text = codec.decode(items);
     if (text.endsWith('\nAssistant:')) {
       // A new turn: the self-speak prompt or a question's query.
@@ -126,6 +146,17 @@ class FakeModel implements SessionModel {
     // Else the session fed back the token it took; the reply goes on.
     return logits([[this.reply.shift() ?? EOS, 1]]);
   }
+
+  private frameLogits(mark: number): Float32Array {
+    const p = this.opts.pInterval?.(-1 - mark) ?? 1;
+    return logits([[INTERVAL, p], [OTHER, 1 - p]]);
+  }
+}
+
+function concatLogits(rows: Float32Array[]): Float32Array {
+  const out = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
+  rows.forEach((r, i) => out.set(r, i * r.length));
+  return out;
 }
 
 function logits(probs: Array<[number, number]>): Float32Array {
@@ -499,5 +530,72 @@ describe('the cache policy (a package with kv_shift)', () => {
     expect(() => setup({ compacts: true }, { context: least - 1 })).toThrow(/context .* out of range .*: \d+-8192 tokens/);
     expect(() => setup({ compacts: true }, { context: 8193 })).toThrow(/out of range/);
     expect(setup({ compacts: true }, { context: least }).session.contextBudget).toBe(least);
+  });
+});
+
+describe('several frames a decoder run (model.framesPerStep)', () => {
+  const S = layout.startIds.length;
+  const N = pkg.manifest.generation.maxNewTokens;
+  const turnRoom = MAX_QUESTION_TOKENS + layout.turnOverhead + N;
+  /** P(interval) of frame k: fixed per frame, as a frame fed twice must get it twice. */
+  const pOf = (k: number) => ((k * 2654435761) % 2 ** 32) / 2 ** 32;
+  interface Asked { k: number; t: number; text: string }
+
+  /** Questions asked while frame k is pushed: at its time or just before it. */
+  function questions(count: number, seed: number): Asked[] {
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    return Array.from({ length: count }, (_, k) => k).flatMap((k) => {
+      const r = rand();
+      const text = 'q '.repeat(1 + Math.floor(rand() * 60));
+      return r < 0.08 ? [{ k, t: k, text }] : r < 0.16 ? [{ k, t: k - 0.5, text }] : [];
+    });
+  }
+
+  /** The stream pushed `perStep` frames at a time; the questions of a step's frames are asked before it. */
+  async function play(perStep: number, opts: FakeOptions, session: SessionOptions, frames: number, asked: Asked[]) {
+    let replies = 0;
+    const run = setup({ ...opts, framesPerStep: perStep, reply: () => codec.encode('w'.repeat(1 + (replies++ % 9))) }, session);
+    for (let k = 0; k < frames; k += perStep) {
+      const group = Array.from({ length: Math.min(perStep, frames - k) }, (_, j) => k + j);
+      for (const q of asked) if (group.includes(q.k)) run.session.ask(q.t, q.text);
+      await run.session.pushFrames(group.map((j) => ({ t: j, rgb: Uint8Array.of(j % 256) })));
+    }
+    return run;
+  }
+
+  /** Events (P(interval) and token ids included) and the cache after the stream. */
+  const result = (run: Awaited<ReturnType<typeof play>>) => ({
+    outline: outline(run.events),
+    pInterval: run.events.flatMap((e) => (e.type === 'frame' ? [e.pInterval] : [])),
+    ids: says(run.events).map((e) => e.tokenIds),
+    cache: run.cache.items,
+  });
+
+  const cases: Array<[string, FakeOptions, SessionOptions]> = [
+    ['a cache that starts over', { pInterval: (k) => 0.6 + 0.4 * pOf(k), maxContext: S + K + turnRoom + 60 }, {}],
+    ['a cache that compacts', { pInterval: (k) => 0.6 + 0.4 * pOf(k), compacts: true, budget: S + turnRoom + 20 * (K + 1), maxContext: 8192 }, { context: S + turnRoom + 20 * (K + 1) }],
+  ];
+  it.each(cases)('gives the events and cache of frame-by-frame pushes, with %s', async (_name, opts, session) => {
+    const asked = questions(200, 11);
+    const one = await play(1, opts, session, 200, asked);
+    const four = await play(4, opts, session, 200, asked);
+    expect(result(four)).toEqual(result(one));
+    // The runs did share frames, and did take back frames after a frame that spoke.
+    expect(four.model.multiFrameCalls).toBeGreaterThan(10);
+    expect(four.cache.truncations).toBeGreaterThan(3);
+    expect(one.model.calls.length).toBeGreaterThan(four.model.calls.length);
+    expect(says(one.events).length).toBeGreaterThan(10);
+    expect(one.events.some((e) => e.type === (opts.compacts ? 'compaction' : 'contextReset'))).toBe(true);
+  });
+
+  it('gives the events and cache of frame-by-frame pushes across a scene cut', async () => {
+    const frame = (k: number) => [-1 - k, k < 10 ? -1 - k : 1 + k, ...Array<number>(K - 2).fill(-1 - k)];
+    const opts = { compacts: true, budget: S + turnRoom + 20 * (K + 1), maxContext: 8192, sceneCut: { tokens: [0, 1], minCosine: 0.5 }, frame };
+    const session = { context: S + turnRoom + 20 * (K + 1) };
+    const one = await play(1, opts, session, 20, []);
+    const four = await play(4, opts, session, 20, []);
+    expect(result(four)).toEqual(result(one));
+    expect(one.events.filter((e) => e.type === 'compaction').map((e) => e.t)).toEqual([10]);
+    expect(four.model.multiFrameCalls).toBeGreaterThan(2);
   });
 });

@@ -2,8 +2,9 @@
 
 Writes vision_encoder.onnx, embed_tokens.onnx, decoder_model_merged.onnx (opset 17,
 Optimum/transformers.js input and output names, the "append" cache I/O of format 2:
-the past is a buffer the engine appends to, present holds the new positions only,
-logits the last position only; see Decoder.forward_append), kv_append.onnx (past +
+the past is a buffer the engine appends to, present holds the new positions only;
+format 3's logits_index: logits of the positions it names only; see
+Decoder.forward_append), kv_append.onnx (past +
 new positions -> the next past, every layer in one run: for caches that live on a
 GPU), kv_shift.onnx (one cache layer compacted: kept positions gathered, keys
 re-rotated), tokenizer.json, tokenizer_config.json and model.json with sha256 for
@@ -23,7 +24,9 @@ from .tokenizer import BPETokenizer
 
 # 2: the decoder's "append" cache I/O (model.json decoder.io) and kv_append.onnx. A
 # format-2 manifest without decoder.io has format 1's "concat" I/O (videollm's exporter).
-FORMAT_VERSION = 2
+# 3: the decoder's logits_index input: logits of the positions it names (the last
+# frame position of each of several frames fed in one run), not the last only.
+FORMAT_VERSION = 3
 OPSET = 17
 
 
@@ -32,9 +35,9 @@ class _DecoderForExport(nn.Module):
         super().__init__()
         self.decoder = decoder
 
-    def forward(self, inputs_embeds, attention_mask, position_ids, *flat_past):
+    def forward(self, inputs_embeds, attention_mask, position_ids, logits_index, *flat_past):
         past = [(flat_past[2 * i], flat_past[2 * i + 1]) for i in range(len(flat_past) // 2)]
-        logits, present = self.decoder(inputs_embeds, attention_mask, position_ids, past, append=True)
+        logits, present = self.decoder(inputs_embeds, attention_mask, position_ids, past, append=True, logits_index=logits_index)
         return (logits, *[t for kv in present for t in kv])
 
 
@@ -87,15 +90,16 @@ def export_decoder(decoder: Decoder, cfg: ModelConfig, out: str) -> None:
         emb = torch.randn(1, s, cfg.hidden_size)
         mask = torch.tensor([[1, 1, 1, 0] + [1] * s])
         pos = torch.arange(3, 3 + s).unsqueeze(0)
+        rows = torch.tensor([1, s - 1])
         past = [torch.randn(1, cfg.num_kv_heads, p, cfg.head_dim) for _ in range(2 * n)]
         past_names = [f"past_key_values.{i}.{kv}" for i in range(n) for kv in ("key", "value")]
         present_names = [f"present.{i}.{kv}" for i in range(n) for kv in ("key", "value")]
         axes = {"inputs_embeds": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "total"},
-                "position_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
+                "position_ids": {0: "batch", 1: "seq"}, "logits_index": {0: "rows"}, "logits": {0: "batch", 1: "rows"}}
         axes.update({name: {0: "batch", 2: "past"} for name in past_names})
         axes.update({name: {0: "batch", 2: "seq"} for name in present_names})
-        torch.onnx.export(_DecoderForExport(decoder), (emb, mask, pos, *past), f"{out}/decoder_model_merged.onnx",
-                          opset_version=OPSET, input_names=["inputs_embeds", "attention_mask", "position_ids", *past_names],
+        torch.onnx.export(_DecoderForExport(decoder), (emb, mask, pos, rows, *past), f"{out}/decoder_model_merged.onnx",
+                          opset_version=OPSET, input_names=["inputs_embeds", "attention_mask", "position_ids", "logits_index", *past_names],
                           output_names=["logits", *present_names], dynamic_axes=axes)
         new = [torch.randn(1, cfg.num_kv_heads, s, cfg.head_dim) for _ in range(2 * n)]
         next_names = [f"next.{i}.{kv}" for i in range(n) for kv in ("key", "value")]

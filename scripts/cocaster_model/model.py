@@ -276,9 +276,9 @@ class Decoder(nn.Module):
         emb = torch.cat([freqs, freqs], dim=-1)
         return emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)
 
-    def run(self, inputs_embeds, cos, sin, mask, past, dist=None, last_only=False):
+    def run(self, inputs_embeds, cos, sin, mask, past, dist=None, logits_at=None):
         """Stack and branch over one mask: (logits, present (key, value) per cache
-        layer, BranchOut or None); with last_only, logits of the last position only."""
+        layer, BranchOut or None); with logits_at [N], logits of those positions only."""
         x, present = inputs_embeds, []
         frozen = not self.blocks[0].attn.o.weight.requires_grad   # a frozen stack needs no graph
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
@@ -286,7 +286,7 @@ class Decoder(nn.Module):
                 x, k, v = block(x, cos, sin, mask, pk, pv)
                 present.append((k, v))
         normed = self.norm(x)
-        head = (lambda h: self.lm_head(h[:, -1:])) if last_only else self.lm_head
+        head = (lambda h: self.lm_head(h.index_select(1, logits_at))) if logits_at is not None else self.lm_head
         if not self.cfg.side_layers:
             return head(normed), present, None
         y = y0 = inputs_embeds + self.side_in(normed) if self.answer_branch else inputs_embeds
@@ -301,11 +301,11 @@ class Decoder(nn.Module):
         ungated = BranchOut(gate_logit, self.lm_head(normed + update)) if torch.is_grad_enabled() else None
         return head(normed + gated), present, ungated
 
-    def forward(self, inputs_embeds, attention_mask, position_ids, past, append: bool = False):
+    def forward(self, inputs_embeds, attention_mask, position_ids, past, append: bool = False, logits_index=None):
         """past: list of (key, value) per cache layer. Returns logits and the new list
         (with append, forward_append's: what the exported graph computes)."""
         if append:
-            return self.forward_append(inputs_embeds, attention_mask, position_ids, past)
+            return self.forward_append(inputs_embeds, attention_mask, position_ids, past, logits_index)
         s = inputs_embeds.shape[1]
         p = past[0][0].shape[2]
         cos, sin = self.rope(position_ids)
@@ -319,11 +319,12 @@ class Decoder(nn.Module):
         logits, present, _ = self.run(inputs_embeds, cos, sin, mask.unsqueeze(1), past, dist)   # mask [B,1,S,T]
         return logits, present
 
-    def forward_append(self, inputs_embeds, attention_mask, position_ids, past):
+    def forward_append(self, inputs_embeds, attention_mask, position_ids, past, logits_index=None):
         """The exported decoder (the "append" cache I/O): past per cache layer is a
         buffer [B,Hkv,C,Dh] whose first slots hold positions 0.. (attention_mask 1) and
         whose other slots are unused (0); the new positions sit at position_ids.
-        Returns the last position's logits [B,1,V] and the new keys and values only.
+        Returns the logits [B,N,V] of the positions in logits_index [N] (the last one
+        by default) and the new keys and values only.
         Equal to forward() on the same cache: the past slots are positions, so the
         causal mask over them is the attention mask and distances come from positions."""
         s, c = inputs_embeds.shape[1], past[0][0].shape[2]
@@ -339,7 +340,9 @@ class Decoder(nn.Module):
             dist_past = token_distance(q_pos, torch.arange(c).unsqueeze(0), inputs_embeds.dtype)
             dist_new = token_distance(q_pos, position_ids[0].unsqueeze(0), inputs_embeds.dtype)
         masks = AppendMask(mask_past, mask_new, dist_past, dist_new)
-        logits, present, _ = self.run(inputs_embeds, cos, sin, masks, past, last_only=True)
+        if logits_index is None:
+            logits_index = torch.tensor([s - 1])
+        logits, present, _ = self.run(inputs_embeds, cos, sin, masks, past, logits_at=logits_index)
         return logits, present
 
     def forward_train(self, inputs_embeds) -> tuple[torch.Tensor, BranchOut | None]:

@@ -31,7 +31,7 @@ import os
 import shutil
 import time
 
-from cocaster_model.export import FORMAT_VERSION, sha256
+from cocaster_model.export import sha256
 from cocaster_model.layout import DEFAULT_LAYOUT
 
 from . import graphs
@@ -46,6 +46,9 @@ TOLERANCE = {
     "fp16": {"pInterval": None, "decisionAgreement": 0.95, "idsExact": False},
     "int4": {"pInterval": None, "decisionAgreement": 0.95, "idsExact": False},
 }
+# Format 2 without decoder.io: the "concat" cache I/O and the last position's logits
+# (format 3's logits_index is the cocaster exporter's; this decoder's cache lives on a GPU).
+FORMAT_VERSION = 2
 STREAM_ABOVE_GB = 6.0  # --reference-streaming auto: merged float32 decoder size above which layers are streamed
 GRAPHS = {"visionEncoder": "vision_encoder.onnx", "embedTokens": "embed_tokens.onnx",
           "decoder": "decoder_model_merged.onnx", "kvShift": "kv_shift.onnx"}

@@ -25,14 +25,14 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Cached tokens at which fpsAtContext measures. */
 const CONTEXT_POINTS = [500, 1500, 3000];
 /** Frames timed at each context point, in each of CONTEXT_ROUNDS rounds. */
-const CONTEXT_FRAMES = 40;
+const CONTEXT_FRAMES = 120;
 const CONTEXT_ROUNDS = 3;
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** A fixed stream (the golden test's synthetic frames, no questions) through the real
- * engine, one frame in flight (encoding overlaps decoding, as in `run --fast`);
+ * engine, one step in flight (encoding overlaps decoding, as in eval and soak);
  * reports frames/s, where the time goes, fps at fixed cache sizes and, with
  * compareTorch, the PyTorch reference loop's frames/s on the same frames. */
 export async function bench(opts: BenchOptions): Promise<Record<string, unknown>> {
@@ -54,16 +54,20 @@ export async function bench(opts: BenchOptions): Promise<Record<string, unknown>
   const perFrame: number[] = [];
   const start = performance.now();
   const cpuStart = process.cpuUsage();
-  const pipeline = new FramePipeline(session);
+  const step = model.framesPerStep;
+  const pipeline = new FramePipeline(session, step);
   let last = start;
-  // ms between frames done (push() returns when the frame before is).
-  const done = () => perFrame.push(-last + (last = performance.now()));
+  // ms between steps done (push() returns when the step before is), shared by the step's frames.
+  const done = (n: number) => {
+    const ms = -last + (last = performance.now());
+    for (let i = 0; i < n; i++) perFrame.push(ms / n);
+  };
   for (let k = 0; k < frames.length; k++) {
     await pipeline.push({ t: k / fps, rgb: frames[k]! });
-    if (k > 0) done();
+    if (k >= step && (k + 1) % step === 0) done(step);
   }
   await pipeline.drain();
-  done();
+  done(frames.length - perFrame.length);
   const totalMs = performance.now() - start;
   const cpu = process.cpuUsage(cpuStart);
   const profile = Object.fromEntries([...parts].map(([part, ms]) => [part, round(ms / frames.length)]));
@@ -117,7 +121,8 @@ interface ContextPoint {
 
 /** Frames/s with the cache holding ~N tokens: one cache is filled with frames to
  * each N in turn and CONTEXT_FRAMES more are timed there (no decisions: encode,
- * embed the interval token, decode), one frame in flight as in the stream. Each
+ * embed the interval token, decode), model.framesPerStep frames a step and one
+ * step in flight as in the stream. Each
  * point is the median of CONTEXT_ROUNDS fills, so that a slow second on a shared
  * machine moves one round of a point, not the ratio between points. */
 async function contextPoints(model: LiveModel, frames: Uint8Array[]): Promise<ContextPoint[]> {
@@ -131,36 +136,43 @@ async function contextPoints(model: LiveModel, frames: Uint8Array[]): Promise<Co
 
 async function contextRound(model: LiveModel, frames: Uint8Array[]): Promise<ContextPoint[]> {
   const tokensPerFrame = model.manifest.vision.tokensPerFrame + 1;
+  const perStep = model.framesPerStep;
   const cache = model.newKvCache();
-  const interval = model.codec.encode(model.manifest.tokens.interval);
-  const step = async (encoding: Promise<Float32Array>) => {
-    const frame = await encoding;
-    const prefix = await model.embed(interval);
-    const embeds = new Float32Array(prefix.length + frame.length);
-    embeds.set(prefix);
-    embeds.set(frame, prefix.length);
-    await model.forward(cache, embeds);
+  const interval = await model.embed(model.codec.encode(model.manifest.tokens.interval));
+  // A step as the stream's: each frame after the interval token, the logits after each frame.
+  const step = async (encoding: Promise<Float32Array[]>) => {
+    const encoded = await encoding;
+    const embeds = new Float32Array(encoded.reduce((n, f) => n + interval.length + f.length, 0));
+    let at = 0;
+    for (const frame of encoded) {
+      embeds.set(interval, at);
+      embeds.set(frame, at + interval.length);
+      at += interval.length + frame.length;
+    }
+    await model.forward(cache, embeds, encoded.map((_, j) => (j + 1) * tokensPerFrame - 1));
   };
-  const frameAt = (k: number) => frames[k % frames.length]!;
+  const framesAt = (k: number) => Array.from({ length: perStep }, (_, j) => frames[(k * perStep + j) % frames.length]!);
+  const steps = Math.ceil(CONTEXT_FRAMES / perStep);
   const points: ContextPoint[] = [];
   for (const tokens of CONTEXT_POINTS) {
-    for (let k = 0; cache.length + tokensPerFrame <= tokens; k++) await step(model.encodeFrame(frameAt(k)));
+    for (let k = 0; cache.length + perStep * tokensPerFrame <= tokens; k++) await step(model.encodeFrames(framesAt(k)));
     const before = { ...model.transfers };
     const start = performance.now();
-    let pending = step(model.encodeFrame(frameAt(0)));
-    for (let k = 1; k < CONTEXT_FRAMES; k++) {
-      const encoding = model.encodeFrame(frameAt(k));
+    let pending = step(model.encodeFrames(framesAt(0)));
+    for (let k = 1; k < steps; k++) {
+      const encoding = model.encodeFrames(framesAt(k));
       await pending;
       pending = step(encoding);
     }
     await pending;
     const ms = performance.now() - start;
+    const timed = steps * perStep;
     points.push({
       tokens,
-      fps: round((CONTEXT_FRAMES / ms) * 1000),
+      fps: round((timed / ms) * 1000),
       transfers: {
-        hostToDevice: Math.round((model.transfers.hostToDevice - before.hostToDevice) / CONTEXT_FRAMES),
-        deviceToHost: Math.round((model.transfers.deviceToHost - before.deviceToHost) / CONTEXT_FRAMES),
+        hostToDevice: Math.round((model.transfers.hostToDevice - before.hostToDevice) / timed),
+        deviceToHost: Math.round((model.transfers.deviceToHost - before.deviceToHost) / timed),
       },
     });
   }

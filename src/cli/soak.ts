@@ -60,7 +60,7 @@ export async function soak(opts: SoakOptions): Promise<Record<string, unknown>> 
   let blockStart = performance.now();
   let blockCpu = process.cpuUsage();
   const start = blockStart;
-  const pipeline = new FramePipeline(session);
+  const pipeline = new FramePipeline(session, model.framesPerStep);
   try {
     for await (const frame of source.frames()) {
       const t = k / fps; // video time across loops of the file

@@ -21,10 +21,12 @@ export class EngineLoop {
     let lastT: number | undefined;
     // One frame in flight: a file read with --fast encodes frame k+1 while frame k decodes.
     const pipeline = new FramePipeline({
-      pushFrame: async (frame: SourceFrame) => {
-        await this.session.pushFrame(frame);
-        this.videoTime = lastT = frame.t;
-        this.meter.record(frame.capturedAt);
+      pushFrames: async (frames: SourceFrame[]) => {
+        await this.session.pushFrames(frames);
+        for (const frame of frames) {
+          this.videoTime = lastT = frame.t;
+          this.meter.record(frame.capturedAt);
+        }
       },
     });
     for (let next = first; !next.done; next = await frames.next()) {

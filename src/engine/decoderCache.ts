@@ -84,6 +84,12 @@ export class HostKvCache implements DecoderCache {
     this.onCompact?.(performance.now() - start, n);
   }
 
+  truncate(length: number): void {
+    if (!Number.isInteger(length) || length < 0 || length > this.length) throw new Error(`cannot keep ${length} of ${this.length} cached positions`);
+    // The slots after it are masked out and written again by the next update.
+    this.length = length;
+  }
+
   reset(): void {
     this.buffers = this.allocate(0);
     this.capacity = 0;
@@ -202,6 +208,11 @@ export class TensorKvCache implements DecoderCache {
     this.tensors = next;
     this.length = plan.keep.length;
     this.onCompact?.(performance.now() - start, this.length);
+  }
+
+  /** Not needed: LiveModel.framesPerStep is 1 for a tensor cache. */
+  truncate(length: number): void {
+    throw new Error(`this KV cache cannot drop positions (keep ${length} of ${this.length})`);
   }
 
   reset(): void {

@@ -25,6 +25,9 @@ export interface SessionKvCache {
   reset(): void;
   /** Keeps plan.keep and moves those keys back by plan.delta, on the cache's device. */
   compact(plan: Compaction): Promise<void>;
+  /** Keeps the first `length` positions: frames decided in one run after a frame
+   * that spoke leave (LiveSession.step). Only where model.framesPerStep > 1. */
+  truncate(length: number): void;
 }
 
 /** Frames may hold 1/VISION_SHARE of the budget (the vision window); past it, the
@@ -93,11 +96,18 @@ export class CachePolicy {
     return Math.floor(this.budget / VISION_SHARE);
   }
 
+  /** Whether makeRoom(needed) would leave the cache as it is, once `positions` more
+   * are held, `frameTokens` of them a frame's. */
+  fits(needed: number, positions = 0, frameTokens = 0): boolean {
+    const overflow = this.cache.length + positions + needed - this.budget;
+    return overflow <= 0 && (!this.cache.canCompact || this.tokens('frame') + frameTokens <= this.visionWindow);
+  }
+
   /** Makes room for `needed` more positions within the budget (and keeps frames within the vision window). */
   async makeRoom(needed: number): Promise<RoomOutcome> {
+    if (this.fits(needed)) return { kind: 'fits' };
     const length = this.cache.length;
     const overflow = length + needed - this.budget;
-    if (overflow <= 0 && (!this.cache.canCompact || this.tokens('frame') <= this.visionWindow)) return { kind: 'fits' };
     const plan = this.cache.canCompact ? this.plan(Math.max(0, overflow)) : undefined;
     if (!plan) {
       this.cache.reset();

@@ -28,6 +28,13 @@ export interface SessionOptions {
   context?: number;
 }
 
+/** A frame's decision, before it is emitted: next is the token it leaves pending. */
+interface Decision {
+  pInterval: number;
+  kind: 'answer' | 'speak' | 'silent';
+  next: number;
+}
+
 /** Tokens a question may take; longer ones are cut (flooding must not eat the context). */
 const MAX_QUESTION_TOKENS = 256;
 
@@ -37,12 +44,15 @@ export interface SessionModel {
   readonly manifest: ModelManifest;
   readonly codec: TextCodec;
   newKvCache(): SessionKvCache;
-  /** One RGB frame to its tokensPerFrame embeddings, flattened. */
-  encodeFrame(rgb: Uint8Array): Promise<Float32Array>;
+  /** Frames one forward may take (1: the logits after the last position only). */
+  readonly framesPerStep: number;
+  /** RGB frames to their tokensPerFrame embeddings each, flattened, in one run. */
+  encodeFrames(rgbs: Uint8Array[]): Promise<Float32Array[]>;
   /** Token ids to embeddings, flattened. */
   embed(ids: readonly number[]): Promise<Float32Array>;
-  /** Appends embeddings to the cache (one made by newKvCache); returns the logits after the last one. */
-  forward(kvCache: SessionKvCache, embeds: Float32Array): Promise<Float32Array>;
+  /** Appends embeddings to the cache (one made by newKvCache); returns the logits
+   * after the new positions in `rows` (the last by default), flattened. */
+  forward(kvCache: SessionKvCache, embeds: Float32Array, rows?: readonly number[]): Promise<Float32Array>;
   /** Told how long sampling takes (the benchmark's profile). */
   onTiming?: TimingListener | undefined;
 }
@@ -116,45 +126,113 @@ export class LiveSession {
    * frame k+1 before awaiting frame k overlaps encoding with decoding; events keep
    * frame order either way. */
   pushFrame(frame: Frame): Promise<void> {
-    const frameEmbeds = this.model.encodeFrame(frame.rgb);
-    frameEmbeds.catch(() => undefined); // its step awaits it and reports the error
-    const step = this.steps.then(() => this.step(frame, frameEmbeds));
+    return this.pushFrames([frame]);
+  }
+
+  /** Takes the next frames, in time order, as pushFrame does: encoded in one run,
+   * and decoded up to model.framesPerStep in one run (see step), with the events,
+   * decisions and cache of frame-by-frame pushes. For frames that wait (run
+   * --fast, eval, soak, bench): a live source pushes each frame as it comes. */
+  pushFrames(frames: Frame[]): Promise<void> {
+    const encoding = this.model.encodeFrames(frames.map((f) => f.rgb));
+    encoding.catch(() => undefined); // its step awaits it and reports the error
+    const step = this.steps.then(() => this.stepFrames(frames, encoding));
     this.steps = step.catch(() => undefined);
     return step;
   }
 
-  private async step(frame: Frame, encoding: Promise<Float32Array>): Promise<void> {
-    while (this.pendingQuestions.length && this.pendingQuestions[0]!.t < frame.t) await this.answer(this.pendingQuestions.shift()!);
+  private async stepFrames(frames: Frame[], encoding: Promise<Float32Array[]>): Promise<void> {
+    await this.answerBefore(frames[0]!.t);
+    const embeds = await encoding;
+    const cuts = embeds.map((e) => this.sceneCut?.next(e) ?? false);
+    for (let i = 0; i < frames.length; ) i += await this.step(frames.slice(i), embeds.slice(i), cuts.slice(i));
+  }
 
-    const frameEmbeds = await encoding;
+  /**
+   * Feeds frames[0] and decides it. The frames after it join the same decoder run
+   * (VideoLLM-online feeds frames one by one; the result is theirs) while each
+   * would be fed unchanged if the one before stays silent: after the interval
+   * token, with no scene cut, no question due by its time and room without a
+   * compaction. The decisions are then read in order; the frames after the first
+   * that does not stay silent leave the cache and come again. Returns the number
+   * of frames taken.
+   */
+  private async step(frames: Frame[], embeds: Float32Array[], cuts: boolean[]): Promise<number> {
+    const frame = frames[0]!;
+    await this.answerBefore(frame.t);
+    if (cuts[0]) await this.dropFrames(frame.t);
     const tokensPerFrame = this.model.manifest.vision.tokensPerFrame;
-    if (this.sceneCut?.next(frameEmbeds)) await this.dropFrames(frame.t);
     // Room for the frame and the turn it may start, so that nothing after it resets
     // or compacts the context (a reset would drop the frame before it is spoken
-    // about): the
-    // self-speak prompt that generate() feeds without a check of its own, or a
-    // question asked at the frame's time (its text, cut to MAX_QUESTION_TOKENS,
-    // and role markers), and the answer. layout.turnOverhead covers the larger of
-    // the prompt and the markers.
+    // about): the self-speak prompt that generate() feeds without a check of its
+    // own, or a question asked at the frame's time (its text, cut to
+    // MAX_QUESTION_TOKENS, and role markers), and the answer. layout.turnOverhead
+    // covers the larger of the prompt and the markers.
     await this.makeRoom(frame.t, this.pendingPrefix(true).length + tokensPerFrame + this.turnRoom);
     const prefixIds = this.pendingPrefix(true);
-    const logits = await this.feed([[this.prefixKind(prefixIds), prefixIds.length], ['frame', tokensPerFrame]], concat(await this.model.embed(prefixIds), frameEmbeds));
+    const prefixKind = this.prefixKind(prefixIds);
+    const first = prefixIds.length + tokensPerFrame;
+    const span = 1 + tokensPerFrame; // a later frame: the interval token and the frame
+    const n = this.framesInRun(frames, cuts, first, tokensPerFrame + (prefixKind === 'frame' ? prefixIds.length : 0));
+    const inputs = [await this.model.embed(prefixIds), embeds[0]!];
+    const interval = n > 1 ? await this.model.embed([this.layout.intervalId]) : undefined;
+    for (let j = 1; j < n; j++) inputs.push(interval!, embeds[j]!);
+    const start = this.kvCache.length;
+    const rows = Array.from({ length: n }, (_, j) => first - 1 + j * span);
+    const logits = await this.model.forward(this.kvCache, concat(inputs), rows);
     this.lastIds = [];
     const sampling = performance.now();
-    const { pInterval, best, bestOther } = readLogits(logits, this.layout.intervalId);
-    this.model.onTiming?.('sampling', performance.now() - sampling, 1);
+    const vocab = logits.length / n;
+    const decisions: Decision[] = [];
+    do decisions.push(this.decide(frames[decisions.length]!, logits.subarray(decisions.length * vocab, (decisions.length + 1) * vocab)));
+    while (decisions.length < n && decisions.at(-1)!.kind === 'silent' && !this.questionBy(frames[decisions.length]!.t));
+    this.model.onTiming?.('sampling', performance.now() - sampling, decisions.length);
+    const taken = decisions.length;
+    if (taken < n) this.kvCache.truncate(start + first + (taken - 1) * span);
+    this.record([[prefixKind, prefixIds.length], ['frame', tokensPerFrame]]);
+    for (let j = 1; j < taken; j++) this.record([['frame', span]]);
+    for (const [j, d] of decisions.entries()) await this.act(frames[j]!, d);
+    return taken;
+  }
 
-    if (this.pendingQuestions.length && this.pendingQuestions[0]!.t <= frame.t) {
-      this.emit({ type: 'frame', t: frame.t, pInterval, decision: 'answer' });
-      while (this.pendingQuestions.length && this.pendingQuestions[0]!.t <= frame.t) await this.answer(this.pendingQuestions.shift()!, frame.t);
-      return;
-    }
-    // Under the threshold the interval token may not win: the likeliest other token does.
+  /** How many of `frames` one run takes (see step): `first` positions for frames[0]
+   * (`firstFrameTokens` of them the frame's), then each frame after it while it
+   * can follow unchanged and the budget's check before it would pass as is. */
+  private framesInRun(frames: Frame[], cuts: boolean[], first: number, firstFrameTokens: number): number {
+    const span = 1 + this.model.manifest.vision.tokensPerFrame;
+    const most = Math.min(frames.length, this.model.framesPerStep);
+    let n = 1;
+    while (n < most && !cuts[n] && !this.questionBy(frames[n]!.t) && this.cachePolicy.fits(span + this.turnRoom, first + (n - 1) * span, firstFrameTokens + (n - 1) * span)) n++;
+    return n;
+  }
+
+  /** What a frame's logits decide: answer a question due at its time, else
+   * P(interval) against the threshold (under it the interval token may not win:
+   * the likeliest other token does). */
+  private decide(frame: Frame, logits: Float32Array): Decision {
+    const { pInterval, best, bestOther } = readLogits(logits, this.layout.intervalId);
+    if (this.questionBy(frame.t)) return { pInterval, kind: 'answer', next: best };
     const next = pInterval < this.threshold ? bestOther : best;
-    const speak = next !== this.layout.intervalId;
-    this.emit({ type: 'frame', t: frame.t, pInterval, decision: speak ? 'speak' : 'silent' });
-    if (speak) await this.generate(this.layout.selfSpeakIds, frame.t, 'self');
-    else this.lastIds = [next];
+    return { pInterval, kind: next === this.layout.intervalId ? 'silent' : 'speak', next };
+  }
+
+  /** Emits a frame's decision and carries it out. */
+  private async act(frame: Frame, d: Decision): Promise<void> {
+    this.emit({ type: 'frame', t: frame.t, pInterval: d.pInterval, decision: d.kind });
+    if (d.kind === 'answer') {
+      while (this.questionBy(frame.t)) await this.answer(this.pendingQuestions.shift()!, frame.t);
+    } else if (d.kind === 'speak') await this.generate(this.layout.selfSpeakIds, frame.t, 'self');
+    else this.lastIds = [d.next];
+  }
+
+  /** Answers the questions asked before `t` (they come before the frame at t). */
+  private async answerBefore(t: number): Promise<void> {
+    while (this.pendingQuestions.length && this.pendingQuestions[0]!.t < t) await this.answer(this.pendingQuestions.shift()!);
+  }
+
+  /** Whether a question is due by video time t. */
+  private questionBy(t: number): boolean {
+    return this.pendingQuestions.length > 0 && this.pendingQuestions[0]!.t <= t;
   }
 
   /** At the end of a stream, answers questions asked up to `t`. */
@@ -172,7 +250,7 @@ export class LiveSession {
     return forFrame ? this.lastIds : [];
   }
 
-  /** What a frame reserves for the turn it may start (see pushFrame). */
+  /** What a frame reserves for the turn it may start (see step). */
   private get turnRoom(): number {
     return MAX_QUESTION_TOKENS + this.layout.turnOverhead + this.maxNewTokens;
   }
@@ -183,17 +261,22 @@ export class LiveSession {
     return prefix.length === 1 && prefix[0] === this.layout.intervalId ? 'frame' : 'text';
   }
 
-  /** Appends to the cache and tells the policy what the new positions hold (a
-   * frame with the interval token before it is one span). */
+  /** Appends to the cache and tells the policy what the new positions hold. */
   private async feed(spans: Array<[SpanKind, number]>, embeds: Float32Array): Promise<Float32Array> {
     const logits = await this.model.forward(this.kvCache, embeds);
+    this.record(spans);
+    return logits;
+  }
+
+  /** Tells the policy what one forward's positions hold (a frame with the interval
+   * token before it is one span). */
+  private record(spans: Array<[SpanKind, number]>): void {
     const merged = spans.reduce<Array<[SpanKind, number]>>((out, [kind, n]) => {
       if (out.at(-1)?.[0] === kind) out.at(-1)![1] += n;
       else out.push([kind, n]);
       return out;
     }, []);
     for (const [kind, length] of merged) this.cachePolicy.record(kind, length);
-    return logits;
   }
 
   private async answer(q: Question, t = q.t): Promise<void> {
@@ -263,11 +346,13 @@ export class LiveSession {
   }
 }
 
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  if (a.length === 0) return b;
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 

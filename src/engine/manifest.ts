@@ -4,8 +4,10 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { errorMessage, UserError } from '../util/errors.js';
 
-/** 2 added the decoder's "append" cache I/O (decoder.io) and kv_append.onnx. */
-export const MODEL_FORMAT_VERSIONS = [1, 2] as const;
+/** 2 added the decoder's "append" cache I/O (decoder.io) and kv_append.onnx; 3 the
+ * decoder's logits_index input (logits of the positions it names: several frames
+ * decided from one run). */
+export const MODEL_FORMAT_VERSIONS = [1, 2, 3] as const;
 
 const fileEntry = z.object({
   path: z.string().regex(/^[\w.-]+$/, 'must be a plain file name inside the package'),
@@ -14,7 +16,7 @@ const fileEntry = z.object({
 
 const manifestSchema = z.object({
   format: z.literal('cocaster-model'),
-  formatVersion: z.union([z.literal(MODEL_FORMAT_VERSIONS[0]), z.literal(MODEL_FORMAT_VERSIONS[1])]),
+  formatVersion: z.union([z.literal(MODEL_FORMAT_VERSIONS[0]), z.literal(MODEL_FORMAT_VERSIONS[1]), z.literal(MODEL_FORMAT_VERSIONS[2])]),
   id: z.string().min(1),
   name: z.string().min(1),
   description: z.string().default(''),

@@ -15,6 +15,12 @@ export type { TimingListener } from './timing.js';
  * (an 8B model's is 0.5 G floats) stay in embed_tokens.onnx. */
 const EMBED_TABLE_MAX = 1 << 22;
 
+/** Frames a CPU "append" decoder with logits_index (format 3) may take in one run
+ * when they wait (run --fast, eval, soak, bench): each run reads the weights once,
+ * and on a CPU that reads them from memory that read is most of a frame's time
+ * (cocaster-tiny's vision and decoder: see the README's Speed section). */
+const FRAMES_PER_STEP = 4;
+
 /** Bytes between host and device (a GPU provider), counted by the benchmark. */
 export interface Transfers {
   hostToDevice: number;
@@ -51,6 +57,13 @@ export class LiveModel {
 
   onTiming: TimingListener | undefined;
   readonly transfers: Transfers = { hostToDevice: 0, deviceToHost: 0 };
+
+  /** Frames one decoder run may take: several where the decoder names the positions
+   * whose logits it returns and the cache can drop positions (the host cache). */
+  get framesPerStep(): number {
+    const { formatVersion, decoder } = this.manifest;
+    return formatVersion >= 3 && decoder.io === 'append' && this.provider === 'cpu' ? FRAMES_PER_STEP : 1;
+  }
 
   get manifest(): ModelManifest {
     return this.pkg.manifest;
@@ -101,6 +114,7 @@ export class LiveModel {
         { name: 'inputs_embeds', rank: 3, type: 'float32' },
         { name: 'attention_mask', rank: 2, type: 'int64' },
         { name: 'position_ids', rank: 2, type: 'int64' },
+        ...(pkg.manifest.formatVersion >= 3 ? [{ name: 'logits_index', rank: 1, type: 'int64' as const }] : []),
         ...pasts.map((name) => ({ name, rank: 4, type: 'float32' as const })),
       ],
       [{ name: 'logits', rank: 3, type: 'float32' }, ...presents.map((name) => ({ name, rank: 4, type: 'float32' as const }))],
@@ -134,16 +148,16 @@ export class LiveModel {
     return new TensorKvCache(shape, this.parts.kvShift, this.parts.kvAppend, compacted);
   }
 
-  /** One RGB frame to its tokensPerFrame embeddings, flattened [K*D]. On the CPU
-   * this runs in the vision thread: call it for frame k+1 before awaiting frame k's
-   * decoding and the two overlap. */
-  async encodeFrame(rgb: Uint8Array): Promise<Float32Array> {
-    const { embeds, timing } = await this.parts.vision.encode(rgb);
-    this.onTiming?.('preprocess', timing.preprocess, 1);
-    this.onTiming?.('vision', timing.vision, 1);
+  /** RGB frames to their tokensPerFrame embeddings each, flattened [K*D], in one
+   * run. On the CPU this runs in the vision thread: call it for the next frames
+   * before awaiting these frames' decoding and the two overlap. */
+  async encodeFrames(rgbs: Uint8Array[]): Promise<Float32Array[]> {
+    const { embeds, timing } = await this.parts.vision.encode(rgbs);
+    this.onTiming?.('preprocess', timing.preprocess, rgbs.length);
+    this.onTiming?.('vision', timing.vision, rgbs.length);
     if (this.provider !== 'cpu') {
-      this.transfers.hostToDevice += rgb.length * 4;
-      this.transfers.deviceToHost += embeds.byteLength;
+      for (const rgb of rgbs) this.transfers.hostToDevice += rgb.length * 4;
+      for (const e of embeds) this.transfers.deviceToHost += e.byteLength;
     }
     return embeds;
   }
@@ -167,37 +181,41 @@ export class LiveModel {
     return embeds;
   }
 
-  /** Appends embeddings [S*D] to the cache; returns the logits after the last one. */
-  async forward(kvCache: DecoderCache, embeds: Float32Array): Promise<Float32Array> {
+  /** Appends embeddings [S*D] to the cache; returns the logits [rows*V] after the
+   * positions in `rows` (indices into the new ones; the last by default). */
+  async forward(kvCache: DecoderCache, embeds: Float32Array, rows?: readonly number[]): Promise<Float32Array> {
     const d = this.manifest.decoder.hiddenSize;
     const s = embeds.length / d;
     const t0 = performance.now();
     const positions = new BigInt64Array(s);
     for (let i = 0; i < s; i++) positions[i] = BigInt(kvCache.length + i);
+    const wanted = rows ?? [s - 1];
+    const named = this.manifest.formatVersion >= 3;
+    if (!named && (wanted.length !== 1 || wanted[0] !== s - 1)) throw new Error(`model package ${this.manifest.id} (format ${this.manifest.formatVersion}) returns the last position's logits only`);
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', embeds, [1, s, d]),
       position_ids: new ort.Tensor('int64', positions, [1, s]),
+      ...(named ? { logits_index: new ort.Tensor('int64', BigInt64Array.from(wanted, BigInt), [wanted.length]) } : {}),
       ...kvCache.feeds(s),
     };
     const t1 = performance.now();
     const out = await this.parts.decoder.run(feeds);
     const t2 = performance.now();
-    const logits = out.logits!;
-    const vocab = logits.dims[2]!;
-    const rows = logits.dims[1]!;
-    const all = (await logits.getData()) as Float32Array;
-    const last = rows === 1 ? all : all.slice((rows - 1) * vocab, rows * vocab);
+    const all = (await out.logits!.getData()) as Float32Array;
+    // A graph of format 1 may return every position's logits: the last row is the one asked for.
+    const vocab = out.logits!.dims[2]!;
+    const logits = named ? all : all.subarray(all.length - vocab);
     const t3 = performance.now();
     await kvCache.update(out, s);
     if (this.provider !== 'cpu') {
-      this.transfers.hostToDevice += embeds.byteLength + positions.byteLength + (feeds.attention_mask?.data as BigInt64Array).byteLength;
+      this.transfers.hostToDevice += embeds.byteLength + positions.byteLength + (feeds.attention_mask?.data as BigInt64Array).byteLength + 8 * (named ? wanted.length : 0);
       this.transfers.deviceToHost += all.byteLength;
     }
     this.onTiming?.('feeds', t1 - t0, s);
     this.onTiming?.('decoder', t2 - t1, s);
     this.onTiming?.('logits', t3 - t2, s);
     this.onTiming?.('cache', performance.now() - t3, s);
-    return last;
+    return logits;
   }
 
   async release(): Promise<void> {

@@ -9,9 +9,15 @@ export interface VisionTiming {
   vision: number;
 }
 
-/** Frames to their tokensPerFrame embeddings, flattened [K*D]. */
+/** What a run of the vision encoder gives: each frame's tokensPerFrame embeddings, flattened [K*D]. */
+export interface Encoded {
+  embeds: Float32Array[];
+  timing: VisionTiming;
+}
+
+/** Frames to their embeddings, several in one run (one read of the encoder's weights). */
 export interface VisionEncoder {
-  encode(rgb: Uint8Array): Promise<{ embeds: Float32Array; timing: VisionTiming }>;
+  encode(rgbs: Uint8Array[]): Promise<Encoded>;
   release(): Promise<void>;
 }
 
@@ -22,8 +28,8 @@ export class InlineVision implements VisionEncoder {
     private readonly vision: ModelManifest['vision'],
   ) {}
 
-  async encode(rgb: Uint8Array): Promise<{ embeds: Float32Array; timing: VisionTiming }> {
-    return encodeWith(this.session, this.vision, rgb);
+  async encode(rgbs: Uint8Array[]): Promise<Encoded> {
+    return encodeWith(this.session, this.vision, rgbs);
   }
 
   async release(): Promise<void> {
@@ -31,12 +37,17 @@ export class InlineVision implements VisionEncoder {
   }
 }
 
-export async function encodeWith(session: ort.InferenceSession, vision: ModelManifest['vision'], rgb: Uint8Array) {
+/** One run over all frames: pixel_values [N,3,H,W] -> N frames' embeddings (copies, so the caller owns them). */
+export async function encodeWith(session: ort.InferenceSession, vision: ModelManifest['vision'], rgbs: Uint8Array[]): Promise<Encoded> {
   const t0 = performance.now();
-  const pixels = new ort.Tensor('float32', toPixelValues(rgb, vision), [1, 3, vision.height, vision.width]);
+  const plane = 3 * vision.height * vision.width;
+  const pixels = new Float32Array(rgbs.length * plane);
+  rgbs.forEach((rgb, i) => toPixelValues(rgb, vision, pixels.subarray(i * plane, (i + 1) * plane)));
   const t1 = performance.now();
-  const out = await session.run({ pixel_values: pixels });
-  const embeds = (await out[session.outputNames[0]!]!.getData()) as Float32Array;
+  const out = await session.run({ pixel_values: new ort.Tensor('float32', pixels, [rgbs.length, 3, vision.height, vision.width]) });
+  const all = (await out[session.outputNames[0]!]!.getData()) as Float32Array;
+  const each = all.length / rgbs.length;
+  const embeds = rgbs.map((_, i) => all.slice(i * each, (i + 1) * each));
   return { embeds, timing: { preprocess: t1 - t0, vision: performance.now() - t1 } };
 }
 
@@ -47,11 +58,11 @@ export interface VisionWorkerData {
   threads: number;
 }
 
-export type VisionRequest = { id: number; rgb: Uint8Array };
+export type VisionRequest = { id: number; rgbs: Uint8Array[] };
 export type VisionReply =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
-  | { type: 'encoded'; id: number; embeds: Float32Array; timing: VisionTiming }
+  | ({ type: 'encoded'; id: number } & Encoded)
   | { type: 'error'; id: number; message: string };
 
 /**
@@ -62,7 +73,7 @@ export type VisionReply =
  * to overlap the two.
  */
 export class WorkerVision implements VisionEncoder {
-  private readonly pending = new Map<number, { resolve: (r: { embeds: Float32Array; timing: VisionTiming }) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: Encoded) => void; reject: (e: Error) => void }>();
   private nextId = 0;
 
   private constructor(private readonly worker: Worker) {
@@ -101,14 +112,14 @@ export class WorkerVision implements VisionEncoder {
     return new WorkerVision(worker);
   }
 
-  encode(rgb: Uint8Array): Promise<{ embeds: Float32Array; timing: VisionTiming }> {
+  encode(rgbs: Uint8Array[]): Promise<Encoded> {
     const id = this.nextId++;
     // Held while a frame is out, so the process waits for it; idle, it never keeps the process alive.
     this.worker.ref();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      // A copy: the caller may reuse its frame buffer.
-      this.worker.postMessage({ id, rgb: rgb.slice() } satisfies VisionRequest);
+      // Copies: the caller may reuse its frame buffers.
+      this.worker.postMessage({ id, rgbs: rgbs.map((rgb) => rgb.slice()) } satisfies VisionRequest);
     });
   }
 

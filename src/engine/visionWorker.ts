@@ -16,14 +16,13 @@ try {
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
   });
-  // One frame at a time, in order: the main thread keeps at most a frame or two in flight.
+  // One run at a time, in order: the main thread keeps at most a frame or two in flight.
   let queue = Promise.resolve();
   port.on('message', (m: VisionRequest) => {
     queue = queue.then(async () => {
       try {
-        const { embeds, timing } = await encodeWith(session, data.vision, m.rgb);
-        const own = embeds.slice();
-        reply({ type: 'encoded', id: m.id, embeds: own, timing }, [own.buffer]);
+        const { embeds, timing } = await encodeWith(session, data.vision, m.rgbs);
+        reply({ type: 'encoded', id: m.id, embeds, timing }, embeds.map((e) => e.buffer as ArrayBuffer));
       } catch (err) {
         reply({ type: 'error', id: m.id, message: errorMessage(err) });
       }

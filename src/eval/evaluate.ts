@@ -73,7 +73,7 @@ export async function evaluate(opts: EvalOptions) {
       });
       let count = 0;
       const start = performance.now();
-      const pipeline = new FramePipeline(session!);
+      const pipeline = new FramePipeline(session!, model.framesPerStep);
       for await (const frame of fileSource(video, vision, { fast: true }).frames()) {
         await pipeline.push({ ...frame, t: offset + frame.t });
         count++;
