@@ -14,21 +14,23 @@ export class EngineLoop {
   constructor(
     private readonly session: LiveSession,
     private readonly bus: EventBus,
+    /** Frames a step (model.framesPerStep for a file read with --fast; 1 for a live source). */
+    private readonly framesPerStep = 1,
   ) {}
 
   /** Resolves with the video time of the last frame the engine saw (undefined: none). */
   async run(frames: AsyncIterator<SourceFrame>, first: IteratorResult<SourceFrame>): Promise<number | undefined> {
     let lastT: number | undefined;
-    // One frame in flight: a file read with --fast encodes frame k+1 while frame k decodes.
+    // One step in flight: a file read with --fast encodes step k+1 while step k decodes.
     const pipeline = new FramePipeline({
-      pushFrames: async (frames: SourceFrame[]) => {
-        await this.session.pushFrames(frames);
-        for (const frame of frames) {
+      pushFrames: async (step: SourceFrame[]) => {
+        await this.session.pushFrames(step);
+        for (const frame of step) {
           this.videoTime = lastT = frame.t;
           this.meter.record(frame.capturedAt);
         }
       },
-    });
+    }, this.framesPerStep);
     for (let next = first; !next.done; next = await frames.next()) {
       if (this.paused) continue;
       await pipeline.push(next.value);

@@ -73,7 +73,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<RunningPipel
     const bus = new EventBus(logger);
     publish = (e) => bus.publish(e);
     const session = new LiveSession(loaded, (e) => bus.publish(e), { threshold: opts.threshold, context: opts.context });
-    const loop = new EngineLoop(session, bus);
+    const loop = new EngineLoop(session, bus, opts.fast ? loaded.framesPerStep : 1);
     const moderation = new ProvidedSlot<QuestionModeration>();
     const transcript = new ProvidedSlot<TranscriptProvider>();
     const chat = new ProvidedSlot<() => ChatStatus>();
