@@ -116,12 +116,13 @@ describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () =>
   }, 60_000);
 
   it('draws a spoken line as a marker at its time, on its frame', async () => {
+    // The latest line with a marker: an early one may have scrolled off the chart on a busy machine.
+    const drawnSay = (s: Awaited<ReturnType<typeof snapshot>>) => s.events.says.findLast((say) => s.chart.drawn.markers.some((m) => m.t === say.t));
     const { chart, events } = await until(async () => {
       const s = await snapshot(panel);
-      const say = s.events.says[0];
-      return say && s.chart.drawn.markers.some((m) => m.t === say.t) ? s : undefined;
+      return drawnSay(s) ? s : undefined;
     }, 'a spoken line on the chart');
-    const say = events.says[0]!;
+    const say = drawnSay({ chart, events })!;
     const marker = chart.drawn.markers.find((m) => m.t === say.t)!;
     expect(marker.kind).toBe(say.trigger);
     const frame = events.frames.find((f) => f.t === say.t)!;
