@@ -134,6 +134,7 @@ export class LiveSession {
    * decisions and cache of frame-by-frame pushes. For frames that wait (run
    * --fast, eval, soak, bench): a live source pushes each frame as it comes. */
   pushFrames(frames: Frame[]): Promise<void> {
+    if (frames.length === 0) return this.steps;
     const encoding = this.model.encodeFrames(frames.map((f) => f.rgb));
     encoding.catch(() => undefined); // its step awaits it and reports the error
     const step = this.steps.then(() => this.stepFrames(frames, encoding));
