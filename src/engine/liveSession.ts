@@ -174,7 +174,7 @@ export class LiveSession {
     const prefixKind = this.prefixKind(prefixIds);
     const first = prefixIds.length + tokensPerFrame;
     const span = 1 + tokensPerFrame; // a later frame: the interval token and the frame
-    const n = this.framesInRun(frames, cuts, first, tokensPerFrame + (prefixKind === 'frame' ? prefixIds.length : 0));
+    const n = this.framesInRun(frames, cuts, first, tokensPerFrame + (prefixKind === 'frame' ? prefixIds.length : 0), span);
     const inputs = [await this.model.embed(prefixIds), embeds[0]!];
     const interval = n > 1 ? await this.model.embed([this.layout.intervalId]) : undefined;
     for (let j = 1; j < n; j++) inputs.push(interval!, embeds[j]!);
@@ -197,10 +197,9 @@ export class LiveSession {
   }
 
   /** How many of `frames` one run takes (see step): `first` positions for frames[0]
-   * (`firstFrameTokens` of them the frame's), then each frame after it while it
-   * can follow unchanged and the budget's check before it would pass as is. */
-  private framesInRun(frames: Frame[], cuts: boolean[], first: number, firstFrameTokens: number): number {
-    const span = 1 + this.model.manifest.vision.tokensPerFrame;
+   * (`firstFrameTokens` of them the frame's), then `span` for each frame after it
+   * while it can follow unchanged and the budget's check before it would pass as is. */
+  private framesInRun(frames: Frame[], cuts: boolean[], first: number, firstFrameTokens: number, span: number): number {
     const most = Math.min(frames.length, this.model.framesPerStep);
     let n = 1;
     while (n < most && !cuts[n] && !this.questionBy(frames[n]!.t) && this.cachePolicy.fits(span + this.turnRoom, first + (n - 1) * span, firstFrameTokens + (n - 1) * span)) n++;

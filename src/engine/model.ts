@@ -21,6 +21,9 @@ const EMBED_TABLE_MAX = 1 << 22;
  * (cocaster-tiny's vision and decoder: see the README's Speed section). */
 const FRAMES_PER_STEP = 4;
 
+/** Whether the decoder takes logits_index (package format 3). */
+const namesLogitRows = (manifest: ModelManifest): boolean => manifest.formatVersion >= 3;
+
 /** Bytes between host and device (a GPU provider), counted by the benchmark. */
 export interface Transfers {
   hostToDevice: number;
@@ -61,8 +64,12 @@ export class LiveModel {
   /** Frames one decoder run may take: several where the decoder names the positions
    * whose logits it returns and the cache can drop positions (the host cache). */
   get framesPerStep(): number {
-    const { formatVersion, decoder } = this.manifest;
-    return formatVersion >= 3 && decoder.io === 'append' && this.provider === 'cpu' ? FRAMES_PER_STEP : 1;
+    return namesLogitRows(this.manifest) && this.hostCache ? FRAMES_PER_STEP : 1;
+  }
+
+  /** Whether the cache is the host's own buffers (HostKvCache): an "append" decoder on the CPU. */
+  private get hostCache(): boolean {
+    return this.manifest.decoder.io === 'append' && this.provider === 'cpu';
   }
 
   get manifest(): ModelManifest {
@@ -114,7 +121,7 @@ export class LiveModel {
         { name: 'inputs_embeds', rank: 3, type: 'float32' },
         { name: 'attention_mask', rank: 2, type: 'int64' },
         { name: 'position_ids', rank: 2, type: 'int64' },
-        ...(pkg.manifest.formatVersion >= 3 ? [{ name: 'logits_index', rank: 1, type: 'int64' as const }] : []),
+        ...(namesLogitRows(pkg.manifest) ? [{ name: 'logits_index', rank: 1, type: 'int64' as const }] : []),
         ...pasts.map((name) => ({ name, rank: 4, type: 'float32' as const })),
       ],
       [{ name: 'logits', rank: 3, type: 'float32' }, ...presents.map((name) => ({ name, rank: 4, type: 'float32' as const }))],
@@ -144,7 +151,7 @@ export class LiveModel {
     const d = this.manifest.decoder;
     const shape = { numLayers: d.numLayers, numKvHeads: d.numKeyValueHeads, headDim: d.headDim };
     const compacted = (ms: number, kept: number) => this.onTiming?.('compact', ms, kept);
-    if (d.io === 'append' && this.provider === 'cpu') return new HostKvCache(shape, this.parts.kvShift, compacted);
+    if (this.hostCache) return new HostKvCache(shape, this.parts.kvShift, compacted);
     return new TensorKvCache(shape, this.parts.kvShift, this.parts.kvAppend, compacted);
   }
 
@@ -190,7 +197,7 @@ export class LiveModel {
     const positions = new BigInt64Array(s);
     for (let i = 0; i < s; i++) positions[i] = BigInt(kvCache.length + i);
     const wanted = rows ?? [s - 1];
-    const named = this.manifest.formatVersion >= 3;
+    const named = namesLogitRows(this.manifest);
     if (!named && (wanted.length !== 1 || wanted[0] !== s - 1)) throw new Error(`model package ${this.manifest.id} (format ${this.manifest.formatVersion}) returns the last position's logits only`);
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', embeds, [1, s, d]),
