@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionSummary, TranscriptLine } from '../../src/protocol/index.js';
 import { rawRequest, startDaemonProcess, testConfig, until, type DaemonProcess } from '../daemonHarness.js';
 import { ffmpegPath } from '../../src/capture/ffmpeg.js';
-import { runCli, tempDir } from '../helpers.js';
+import { ROOT, runCli, tempDir } from '../helpers.js';
 import { launchChromium, skipBrowser } from './browser.js';
 
 /** Installed before the panel's scripts: every frame and say event the control socket delivers. */
@@ -90,7 +90,9 @@ describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () =>
   beforeAll(async () => {
     const configDir = tempDir('cocaster-panel-');
     await recordPastSession(testConfig({ source: `file:${longNamedVideo()}` }), configDir);
-    d = await startDaemonProcess(testConfig(), configDir);
+    // A plugin with a command; it would ask a question after askAfterFrames, which is never reached here.
+    const plugin = { plugins: [join(ROOT, 'test/fixtures/plugins/good')], pluginSettings: { good: { askAfterFrames: 1_000_000 } } };
+    d = await startDaemonProcess(testConfig(plugin), configDir);
     browser = await launchChromium();
     panel = await browser.newPage();
     panel.on('pageerror', (e) => pageErrors.push(e.message));
@@ -157,6 +159,17 @@ describe.skipIf(skipBrowser)('control panel: decision chart and sessions', () =>
     expect(await health.getByTestId('obs').count()).toBe(0); // the demo source has no OBS
     // A sparkline needs two status samples (one every 2 s).
     await until(async () => ((await health.locator('[data-testid=fps] polyline').getAttribute('points'))?.split(' ').length ?? 0) >= 2 || undefined, 'an fps sparkline');
+  }, 30_000);
+
+  it("lists the plugins with their state; a command's button runs it in the plugin", async () => {
+    const good = panel.locator('[data-testid=plugin][data-plugin-id=good]');
+    await good.waitFor();
+    await until(async () => ((await good.getAttribute('data-state')) === 'active' ? true : undefined), 'the plugin active');
+    expect(await panel.getByTestId('plugins').locator('li').count()).toBe(1);
+    expect(await good.textContent()).toContain('1.0.0');
+    await good.getByRole('button', { name: 'Say hello' }).click();
+    await until(() => d.stderr().includes('plugin good: hello command') || undefined, 'the command to run in the plugin', 10_000);
+    expect(await panel.getByRole('alert').count()).toBe(0); // no error shown
   }, 30_000);
 
   it('lists past sessions; the SRT download equals `cocaster captions` for that session', async () => {

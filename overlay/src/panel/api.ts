@@ -25,14 +25,15 @@ export class ApiError extends Error {
 
 interface CallOptions<R extends ApiRoute> {
   body?: ApiBody<R>;
-  id?: string | number;
+  /** Fills the route's `:name` parts (`:id`, `:command`). */
+  params?: Record<string, string | number>;
   query?: Record<string, string>;
 }
 
 async function request<R extends ApiRoute>(token: string, route: R, options: CallOptions<R>): Promise<Response> {
   const [method, template] = route.split(' ') as [string, string];
   const search = options.query ? `?${new URLSearchParams(options.query)}` : '';
-  const path = template.replace(':id', encodeURIComponent(String(options.id ?? ''))) + search;
+  const path = template.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(String(options.params?.[name] ?? ''))) + search;
   const body = method === 'POST' ? JSON.stringify(options.body ?? {}) : undefined;
   const res = await fetch(`/api${path}`, {
     method,
@@ -46,7 +47,7 @@ async function request<R extends ApiRoute>(token: string, route: R, options: Cal
   return res;
 }
 
-/** Calls one route of the shared ApiRoutes map; `:id` in the route is filled from `id`. */
+/** Calls one route of the shared ApiRoutes map; its `:name` parts are filled from `params`. */
 async function call<R extends ApiRoute>(token: string, route: R, options: CallOptions<R> = {}): Promise<ApiResponse<R>> {
   return (await (await request(token, route, options)).json()) as ApiResponse<R>;
 }
@@ -57,7 +58,7 @@ const attachmentName = (res: Response, fallback: string) => /filename="?([^";]+)
 /** Fetches a session's captions (the token goes in a header, so a plain link cannot)
  * and hands them to the browser as a download. */
 async function downloadCaptions(token: string, id: number, format: CaptionFormat): Promise<void> {
-  const res = await request(token, 'GET /sessions/:id/captions', { id, query: { format } });
+  const res = await request(token, 'GET /sessions/:id/captions', { params: { id }, query: { format } });
   const url = URL.createObjectURL(await res.blob());
   const a = Object.assign(document.createElement('a'), { href: url, download: attachmentName(res, `cocaster-session-${id}.${format}`) });
   document.body.append(a);
@@ -74,11 +75,13 @@ export const api = (token: string) => ({
   threshold: (threshold: number) => call(token, 'POST /threshold', { body: { threshold } }),
   ask: (text: string, asker?: string) => call(token, 'POST /ask', { body: asker ? { text, asker } : { text } }),
   pending: () => call(token, 'GET /questions'),
-  approve: (id: string) => call(token, 'POST /questions/:id/approve', { id }),
-  reject: (id: string) => call(token, 'POST /questions/:id/reject', { id }),
+  approve: (id: string) => call(token, 'POST /questions/:id/approve', { params: { id } }),
+  reject: (id: string) => call(token, 'POST /questions/:id/reject', { params: { id } }),
   sessions: (q: string) => call(token, 'GET /sessions', { query: { q } }),
-  sessionTranscript: (id: number, q: string) => call(token, 'GET /sessions/:id/transcript', { id, query: { q } }),
+  sessionTranscript: (id: number, q: string) => call(token, 'GET /sessions/:id/transcript', { params: { id }, query: { q } }),
   downloadCaptions: (id: number, format: CaptionFormat) => downloadCaptions(token, id, format),
+  plugins: () => call(token, 'GET /plugins'),
+  runPluginCommand: (id: string, command: string) => call(token, 'POST /plugins/:id/commands/:command', { params: { id, command } }),
 });
 
 export type Api = ReturnType<typeof api>;
