@@ -2,7 +2,8 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { ffmpegPath } from '../src/capture/ffmpeg.js';
 import { until } from './daemonHarness.js';
 import { FIXTURE, MEDIA, ROOT, hasMedia, runCli, tempDir } from './helpers.js';
 
@@ -66,6 +67,26 @@ describe.skipIf(!hasMedia)('Ctrl-C ends cocaster run cleanly', () => {
   }, 90_000);
 });
 
+describe('cocaster run with a plugin', () => {
+  it('starts the plugin before the first frame; its settings come from --plugin-setting; its question is answered', async () => {
+    const clip = join(tempDir(), 'clip.mp4');
+    execFileSync(ffmpegPath(), ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=96x96:rate=2:duration=8', '-pix_fmt', 'yuv420p', clip]);
+    const res = await runCli(['run', '--source', `file:${clip}`, '--model', FIXTURE, '--ep', 'cpu', '--fast', '--plugin', join(ROOT, 'test/fixtures/plugins/good'),
+      '--plugin-setting', 'good.askAfterFrames=3', '--plugin-setting', 'good.question=What is on screen?']);
+    expect(res.code).toBe(0);
+    const err = res.stderr.split('\n');
+    // Active before the model's line, which comes just before the first frame.
+    expect(err.findIndex((l) => l === 'plugin good: active')).toBeLessThan(err.findIndex((l) => l.startsWith('model tiny-random on cpu')));
+    expect(err.findIndex((l) => l === 'plugin good: active')).toBeGreaterThanOrEqual(0);
+    // askAfterFrames=3 read as a number (JSON), the question as text; all 16 frames reached the plugin.
+    expect(res.stderr).toMatch(/^plugin good: asked q1$/m);
+    expect(res.stderr).toMatch(/^plugin good: answer to q1: /m);
+    expect(res.stderr).toMatch(/^plugin good: frames 10$/m);
+    expect(res.stdout).toMatch(/User \(good\): What is on screen\?/);
+    expect(res.stderr).not.toMatch(/error/i);
+  }, 60_000);
+});
+
 describe('bad input gets one line on stderr and exit code 2', () => {
   const clip = join(MEDIA, 'crafter_gameplay_hud.mp4');
 
@@ -120,6 +141,14 @@ describe('bad input gets one line on stderr and exit code 2', () => {
 
   it('unknown --ep', async () => {
     expectOneLineError(await runCli(['run', '--source', `file:${clip}`, '--ep', 'tpu']), /unknown execution provider 'tpu'/);
+  });
+
+  it('bad --plugin and --plugin-setting', async () => {
+    const good = join(ROOT, 'test/fixtures/plugins/good');
+    expectOneLineError(await runCli(['run', '--source', `file:${clip}`, '--plugin-setting', 'askAfterFrames=3']), /--plugin-setting expects ID\.KEY=VALUE, got 'askAfterFrames=3'/);
+    expectOneLineError(await runCli(['run', '--source', `file:${clip}`, '--plugin', good, '--plugin-setting', 'good.askAfterFrames=soon']), /pluginSettings\.good: field 'askAfterFrames'/);
+    expectOneLineError(await runCli(['run', '--source', `file:${clip}`, '--plugin-setting', 'good.askAfterFrames=3']), /pluginSettings\.good: no plugin with that id/);
+    expectOneLineError(await runCli(['run', '--source', `file:${clip}`, '--plugin', '/nonexistent/plugin']), /plugin '\/nonexistent\/plugin': no package\.json/);
   });
 
   it('bad --ask and --threshold', async () => {

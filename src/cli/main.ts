@@ -5,7 +5,7 @@ import { createLogger } from '../util/log.js';
 import { bench } from './bench.js';
 import { checkEvalSeed } from '../eval/arenaWorld.js';
 import { evaluate } from '../eval/evaluate.js';
-import { parseAsk, runStream } from './run.js';
+import { addPluginSetting, parseAsk, runStream } from './run.js';
 import { exportCaptions } from './captions.js';
 import { doctor } from './doctor.js';
 import { modelsCommand, modelStore } from './models.js';
@@ -31,6 +31,7 @@ commands:
   run --source SRC           run on a source: file:PATH, url:URL, obs, obs-stream, demo
       [--model DIR] [--ask SECONDS:TEXT]... [--threshold X] [--context N] [--ep EP] [--fast] [--loop] [--jsonl OUT]
       [--obs-url ws://127.0.0.1:4455] [--obs-password PW (or env OBS_PASSWORD)] [--pause-scene NAME]...
+      [--plugin PATH|NAME]... [--plugin-setting ID.KEY=VALUE]...
   bench [--json] [--model DIR] [--frames N] [--ep EP] [--threads N] [--profile] [--compare-torch]
                              benchmark the engine on a fixed synthetic stream (fps, fps at 500/1,500/3,000
                              cached tokens; --profile: ms per frame by part; --compare-torch: the PyTorch
@@ -101,6 +102,8 @@ async function main(argv: string[]): Promise<void> {
       'obs-url': { type: 'string', default: 'ws://127.0.0.1:4455' },
       'obs-password': { type: 'string' },
       'pause-scene': { type: 'string', multiple: true },
+      plugin: { type: 'string', multiple: true },
+      'plugin-setting': { type: 'string', multiple: true },
     },
   });
   const ep = parseExecutionProvider(values.ep!);
@@ -138,6 +141,8 @@ async function main(argv: string[]): Promise<void> {
         asks: (values.ask ?? []).map(parseAsk),
         obs: { url: values['obs-url']!, password: obsPassword },
         pauseScenes: values['pause-scene'] ?? [],
+        plugins: values.plugin ?? [],
+        pluginSettings: (values['plugin-setting'] ?? []).reduce(addPluginSetting, {}),
       });
       return;
     }

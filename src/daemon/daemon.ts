@@ -69,12 +69,17 @@ export interface RunOptions {
   jsonl?: string;
   obs: Omit<ObsOptions, 'onStatus'>;
   pauseScenes: readonly string[];
+  /** Plugins (folders, built-in names or npm packages) and their settings, as under `start`. */
+  plugins: readonly string[];
+  pluginSettings: Readonly<Record<string, unknown>>;
   logger: Logger;
 }
 
-/** `cocaster run`: the same pipeline with the console (and JSONL) outputs, and no
- * server or store. */
+/** `cocaster run`: the same pipeline with the console (and JSONL) outputs and the
+ * given plugins, and no server or store. */
 export function startRun(opts: RunOptions): Promise<RunningPipeline> {
-  const outputs = [consoleOutput(), ...(opts.jsonl === undefined ? [] : [jsonlOutput(opts.jsonl)])];
+  // Checked before anything starts, as under `start`: a bad plugin is one line, exit 2.
+  const plugins = loadConfiguredPlugins(opts.plugins, opts.pluginSettings);
+  const outputs = [consoleOutput(), ...(opts.jsonl === undefined ? [] : [jsonlOutput(opts.jsonl)]), ...(plugins.length > 0 ? [pluginHostOutput(plugins, { awaitFirstStart: true })] : [])];
   return startPipeline({ ...opts, outputs });
 }

@@ -21,6 +21,9 @@ export interface PluginHostOptions {
   timing?: RunnerTiming;
   /** Receives the runners once started (tests, and the commands API). */
   onRunners?: (runners: readonly PluginRunner[]) => void;
+  /** Activation waits until each plugin's first start has settled (active, or failed),
+   * so that a short run's first frames reach its plugins (`cocaster run`). */
+  awaitFirstStart?: boolean;
 }
 
 /** The output that runs third-party plugins, each in a host process of its own. Its bus
@@ -28,10 +31,11 @@ export interface PluginHostOptions {
 export function pluginHostOutput(plugins: readonly LoadedPlugin[], opts: PluginHostOptions = {}): OutputPlugin {
   return {
     id: 'plugins',
-    activate: ({ bus, control, logger, providePlugins }) => {
+    activate: async ({ bus, control, logger, providePlugins }) => {
       const runners = plugins.map((p) => new PluginRunner(p, control, logger, opts.spawn ?? forkHost, opts.timing ?? DEFAULT_TIMING));
       for (const r of runners) r.start();
       opts.onRunners?.(runners);
+      if (opts.awaitFirstStart) await Promise.all(runners.map((r) => r.settled()));
       const subscription = bus.subscribe((event, at) => {
         for (const r of runners) r.post(event, at);
       });

@@ -121,6 +121,7 @@ export class PluginRunner {
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private exited: (() => void) | undefined;
   private logWindow = { second: 0, lines: 0, dropped: 0 };
+  private settledWaiters: Array<() => void> = [];
   /** Counters, for the shutdown summary, /api/plugins and tests. */
   readonly stats = { starts: 0, delivered: 0, dropped: 0 };
 
@@ -164,6 +165,17 @@ export class PluginRunner {
     this.watchdog ??= setInterval(() => this.checkHeartbeat(), HEARTBEAT_INTERVAL_MS);
   }
 
+  /** Resolves when the current start has settled: the plugin is active, its start
+   * failed (it waits to be restarted), or it was stopped. */
+  settled(): Promise<void> {
+    if (this.state !== 'starting') return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  private settle(): void {
+    for (const resolve of this.settledWaiters.splice(0)) resolve();
+  }
+
   /** Fire and forget: the event reaches the plugin if its host is active and keeping up. */
   post(event: BusEvent, at: number): void {
     const child = this.child;
@@ -194,6 +206,7 @@ export class PluginRunner {
     const wasRunning = this.state === 'starting' || this.state === 'active';
     if (this.state !== 'stopped') this.logger.info(`plugin ${this.id}: summary ${JSON.stringify(this.stats)}`);
     this.state = 'stopped';
+    this.settle();
     clearTimeout(this.restartTimer);
     clearInterval(this.watchdog);
     this.watchdog = undefined;
@@ -229,6 +242,7 @@ export class PluginRunner {
         this.state = 'active';
         this.activeSince = Date.now();
         this.logger.info(`plugin ${this.id}: active${this.stats.starts > 1 ? ` (start ${this.stats.starts})` : ''}`);
+        this.settle();
         return;
       case 'activateFailed':
         this.incident = `activate failed: ${oneLine(String(msg.error)).slice(0, 500)}`;
@@ -283,6 +297,7 @@ export class PluginRunner {
     this.failures++;
     const reason = this.incident ?? (signal ? `killed by ${signal}` : `exited with code ${code}`);
     this.state = 'waiting';
+    this.settle();
     this.logger.error(`plugin ${this.id}: ${reason}; restarting in ${delay / 1000} s`);
     this.restartTimer = setTimeout(() => this.start(), delay);
   }
