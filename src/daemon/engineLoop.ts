@@ -21,12 +21,26 @@ export class EngineLoop {
   /** Resolves with the video time of the last frame the engine saw (undefined: none). */
   async run(frames: AsyncIterator<SourceFrame>, first: IteratorResult<SourceFrame>): Promise<number | undefined> {
     let lastT: number | undefined;
+    // The video time follows each frame the engine decides on, not the end of its step
+    // (4 frames with --fast): a question asked mid-step (panel, chat, a plugin) and a
+    // pause are timed at the frame they followed.
+    const following = this.bus.on('frame', (e) => (this.videoTime = e.t));
+    try {
+      await this.feed(frames, first, (t) => (lastT = t));
+      return lastT;
+    } finally {
+      await following.dispose();
+    }
+  }
+
+  private async feed(frames: AsyncIterator<SourceFrame>, first: IteratorResult<SourceFrame>, seen: (t: number) => void): Promise<void> {
     // One step in flight: a file read with --fast encodes step k+1 while step k decodes.
     const pipeline = new FramePipeline({
       pushFrames: async (step: SourceFrame[]) => {
         await this.session.pushFrames(step);
         for (const frame of step) {
-          this.videoTime = lastT = frame.t;
+          this.videoTime = frame.t;
+          seen(frame.t);
           this.meter.record(frame.capturedAt);
         }
       },
@@ -36,7 +50,6 @@ export class EngineLoop {
       await pipeline.push(next.value);
     }
     await pipeline.drain();
-    return lastT;
   }
 
   pause(): void {
