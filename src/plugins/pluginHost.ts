@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { OutputPlugin, PluginCommands } from '../outputs/plugin.js';
+import type { Logger } from '../util/log.js';
 import { loadPlugins, type LoadedPlugin } from './manifest.js';
 import { DEFAULT_TIMING, forkHost, PluginRunner, type HostChild, type RunnerTiming } from './pluginProcess.js';
 
@@ -24,6 +25,22 @@ export interface PluginHostOptions {
   /** Activation waits until each plugin's first start has settled (active, or failed),
    * so that a short run's first frames reach its plugins (`cocaster run`). */
   awaitFirstStart?: boolean;
+  /** The longest that wait lasts (a plugin whose activate never returns). */
+  firstStartMs?: number;
+}
+
+const FIRST_START_MS = 10_000;
+
+/** Waits for each runner's first start to settle, at most `ms`; says which did not. */
+async function firstStarts(runners: readonly PluginRunner[], logger: Logger, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  const settled = runners.map((r) => ({ r, done: false }));
+  const all = Promise.all(settled.map((s) => s.r.settled().then(() => (s.done = true))));
+  if ((await Promise.race([all, timeout])) === 'timeout') {
+    for (const s of settled) if (!s.done) logger.warn(`plugin ${s.r.id}: not active after ${ms / 1000} s; the stream starts without waiting for it`);
+  }
+  clearTimeout(timer);
 }
 
 /** The output that runs third-party plugins, each in a host process of its own. Its bus
@@ -35,7 +52,7 @@ export function pluginHostOutput(plugins: readonly LoadedPlugin[], opts: PluginH
       const runners = plugins.map((p) => new PluginRunner(p, control, logger, opts.spawn ?? forkHost, opts.timing ?? DEFAULT_TIMING));
       for (const r of runners) r.start();
       opts.onRunners?.(runners);
-      if (opts.awaitFirstStart) await Promise.all(runners.map((r) => r.settled()));
+      if (opts.awaitFirstStart) await firstStarts(runners, logger, opts.firstStartMs ?? FIRST_START_MS);
       const subscription = bus.subscribe((event, at) => {
         for (const r of runners) r.post(event, at);
       });

@@ -6,6 +6,8 @@ import type { FromHost, ToHost } from '../../src/plugins/ipc.js';
 import type { LoadedPlugin } from '../../src/plugins/manifest.js';
 import { callControl, PluginRunner, type HostChild, type RunnerTiming } from '../../src/plugins/pluginProcess.js';
 import type { Logger } from '../../src/util/log.js';
+import { EventBus } from '../../src/bus/index.js';
+import { pluginHostOutput } from '../../src/plugins/pluginHost.js';
 
 /** A host process stand-in: records what it is sent and lets the test speak for it. */
 class FakeChild extends EventEmitter implements HostChild {
@@ -265,6 +267,57 @@ describe('PluginRunner (fake clock, fake host)', () => {
     await vi.advanceTimersByTimeAsync(2_000);
     await stopped;
     expect(last().killed).toEqual(['SIGKILL']);
+  });
+});
+
+describe('waiting for the first start (cocaster run)', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  const flag = (p: Promise<unknown>) => {
+    const state = { done: false };
+    void p.then(() => (state.done = true));
+    return state;
+  };
+
+  it('settled() resolves when the plugin is active, or when its start fails', async () => {
+    const { runner, last } = setup();
+    runner.start();
+    const active = flag(runner.settled());
+    await vi.advanceTimersByTimeAsync(100);
+    expect(active.done).toBe(false);
+    last().say({ kind: 'activated' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(active.done).toBe(true);
+
+    const other = setup();
+    other.runner.start();
+    const failed = flag(other.runner.settled());
+    other.last().say({ kind: 'activateFailed', error: 'boom' });
+    other.last().exit(1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(failed.done).toBe(true);
+  });
+
+  it('the plugin output waits for each first start, at most firstStartMs, and names a plugin it gave up on', async () => {
+    const log = logger();
+    const children: FakeChild[] = [];
+    const output = pluginHostOutput([plugin, { ...plugin, manifest: { id: 'q', engine: '*' } }], {
+      spawn: () => (children.push(new FakeChild()), children.at(-1)!),
+      timing: TIMING,
+      awaitFirstStart: true,
+      firstStartMs: 3_000,
+    });
+    const bus = new EventBus(log);
+    const noop = () => ({ dispose: () => undefined });
+    const activation = flag(Promise.resolve(output.activate({ bus, control: control(), logger: log, provideModeration: noop, provideTranscript: noop, provideChatStatus: noop, providePlugins: noop })));
+    children[0]!.say({ kind: 'activated' }); // p is up; q's activate never returns
+    children[1]!.say({ kind: 'heartbeat' });
+    await vi.advanceTimersByTimeAsync(2_999);
+    expect(activation.done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(activation.done).toBe(true);
+    expect(log.lines.filter((l) => l.startsWith('warn:'))).toEqual(['warn: plugin q: not active after 3 s; the stream starts without waiting for it']);
   });
 });
 
