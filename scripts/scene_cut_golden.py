@@ -38,7 +38,7 @@ def scene_frame(k: int, w: int, h: int) -> np.ndarray:
     """A still scene (a synthetic_frame) with a small white square moving over it; the
     TypeScript test computes the same bytes."""
     s = max(i for i, start in enumerate(SCENES) if start <= k)
-    out = synthetic_frame(41 * s + 5, w, h).copy()
+    out = synthetic_frame(41 * s + 5, w, h)
     cx, cy = (k * 3) % (w - 4), (k * 2) % (h - 4)
     out[cy:cy + 4, cx:cx + 4] = 255
     return out

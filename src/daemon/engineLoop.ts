@@ -25,31 +25,26 @@ export class EngineLoop {
     // (4 frames with --fast): a question asked mid-step (panel, chat, a plugin) and a
     // pause are timed at the frame they followed.
     const following = this.bus.on('frame', (e) => (this.videoTime = e.t));
-    try {
-      await this.feed(frames, first, (t) => (lastT = t));
-      return lastT;
-    } finally {
-      await following.dispose();
-    }
-  }
-
-  private async feed(frames: AsyncIterator<SourceFrame>, first: IteratorResult<SourceFrame>, seen: (t: number) => void): Promise<void> {
     // One step in flight: a file read with --fast encodes step k+1 while step k decodes.
     const pipeline = new FramePipeline({
       pushFrames: async (step: SourceFrame[]) => {
         await this.session.pushFrames(step);
         for (const frame of step) {
-          this.videoTime = frame.t;
-          seen(frame.t);
+          this.videoTime = lastT = frame.t;
           this.meter.record(frame.capturedAt);
         }
       },
     }, this.framesPerStep);
-    for (let next = first; !next.done; next = await frames.next()) {
-      if (this.paused) continue;
-      await pipeline.push(next.value);
+    try {
+      for (let next = first; !next.done; next = await frames.next()) {
+        if (this.paused) continue;
+        await pipeline.push(next.value);
+      }
+      await pipeline.drain();
+      return lastT;
+    } finally {
+      await following.dispose();
     }
-    await pipeline.drain();
   }
 
   pause(): void {

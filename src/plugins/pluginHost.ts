@@ -31,16 +31,13 @@ export interface PluginHostOptions {
 
 const FIRST_START_MS = 10_000;
 
-/** Waits for each runner's first start to settle, at most `ms`; says which did not. */
+/** Waits for each runner's first start to settle, at most `ms`; names any still starting. */
 async function firstStarts(runners: readonly PluginRunner[], logger: Logger, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
-  const settled = runners.map((r) => ({ r, done: false }));
-  const all = Promise.all(settled.map((s) => s.r.settled().then(() => (s.done = true))));
-  if ((await Promise.race([all, timeout])) === 'timeout') {
-    for (const s of settled) if (!s.done) logger.warn(`plugin ${s.r.id}: not active after ${ms / 1000} s; the stream starts without waiting for it`);
-  }
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([Promise.all(runners.map((r) => r.settled())), timeout]);
   clearTimeout(timer);
+  for (const r of runners) if (r.info().state === 'starting') logger.warn(`plugin ${r.id}: not active after ${ms / 1000} s; the stream starts without waiting for it`);
 }
 
 /** The output that runs third-party plugins, each in a host process of its own. Its bus
