@@ -107,6 +107,18 @@ class AppendMask:
     dist_past: torch.Tensor | None
     dist_new: torch.Tensor | None
 
+    def rows(self, idx: torch.Tensor) -> "AppendMask":
+        """The masks of the query rows idx only (the past mask is the same for every row)."""
+        pick = (lambda d: None if d is None else d.index_select(0, idx))
+        return AppendMask(self.past, self.new.index_select(2, idx), pick(self.dist_past), pick(self.dist_new))
+
+
+def row_max(t):
+    """Max over the last axis, keeping it; over an empty axis (an empty cache) an empty
+    axis, as onnxruntime's ReduceMax gives: joined to the other part's maximum (and
+    sums likewise), it drops out."""
+    return t.amax(-1, keepdim=True) if t.shape[-1] else t[..., :0]
+
 
 def rotate_half(x):
     half = x.shape[-1] // 2
@@ -143,11 +155,11 @@ class Attention(nn.Module):
         slope = (RECENCY_SCALE * self.recency(x)).transpose(1, 2).unsqueeze(-1)   # [B, H, S, 1]
         return -slope * dist
 
-    def forward(self, x, cos, sin, mask, past_k, past_v, dist=None):
+    def forward(self, x, cos, sin, mask, past_k, past_v, dist=None, rows=None):
         """mask: additive float [B,1,S,T] (export, live loop), or for training on a
         whole sequence without past a boolean [S,S], True where a key is hidden."""
         if isinstance(mask, AppendMask):
-            return self.forward_append(x, cos, sin, mask, past_k, past_v)
+            return self.forward_append(x, cos, sin, mask, past_k, past_v, rows)
         if mask.dtype == torch.bool:
             return self.forward_train(x, cos, sin, mask, dist)
         b, s, _ = x.shape
@@ -167,26 +179,32 @@ class Attention(nn.Module):
         out = out.transpose(1, 2).reshape(b, s, self.h * self.dh)
         return self.o(out), k, v
 
-    def forward_append(self, x, cos, sin, mask: AppendMask, past_k, past_v):
+    def forward_append(self, x, cos, sin, mask: AppendMask, past_k, past_v, rows=None):
         """The same math for the exported graph: the past is read where it lies (a
         buffer the engine appends to) and never concatenated; scores over it and over
-        the new positions meet only in the softmax, so a step copies nothing of size
-        O(cache). Returns the new positions' keys and values only."""
+        the new positions meet only in the softmax, which is taken in two parts (one
+        maximum, one sum) so that nothing of size O(cache) is copied or sliced, and
+        divided after the values are summed. Returns the new positions' keys and
+        values, and the output of the query rows `rows` only when given (the last
+        layer: its output is read at the logits' positions alone)."""
         b, s, _ = x.shape
         q, k, v = self.project(x, cos, sin)
-        g, c = self.h // self.hkv, past_k.shape[2]
-        qg = q.reshape(b, self.hkv, g * s, self.dh)
+        if rows is not None:
+            q, x, mask = q.index_select(2, rows), x.index_select(1, rows), mask.rows(rows)
+        g, n = self.h // self.hkv, q.shape[2]
+        qg = q.reshape(b, self.hkv, g * n, self.dh)
         # Shapes as -1, never as the past's length: a 0 in an ONNX Reshape means "keep
         # that dimension", and an empty cache has length 0.
-        scores_past = (torch.matmul(qg, past_k.transpose(2, 3)) / math.sqrt(self.dh)).view(b, self.hkv, g, s, -1) + mask.past.unsqueeze(1)
-        scores_new = (torch.matmul(qg, k.transpose(2, 3)) / math.sqrt(self.dh)).view(b, self.hkv, g, s, -1) + mask.new.unsqueeze(1)
+        scores_past = (torch.matmul(qg, past_k.transpose(2, 3)) / math.sqrt(self.dh)).view(b, self.hkv, g, n, -1) + mask.past.unsqueeze(1)
+        scores_new = (torch.matmul(qg, k.transpose(2, 3)) / math.sqrt(self.dh)).view(b, self.hkv, g, n, -1) + mask.new.unsqueeze(1)
         if mask.dist_past is not None and hasattr(self, "recency"):   # the answer branch's heads only
-            scores_past = scores_past + self.recency_bias(x, mask.dist_past).view(b, self.hkv, g, s, -1)
-            scores_new = scores_new + self.recency_bias(x, mask.dist_new).view(b, self.hkv, g, s, -1)
-        probs = torch.softmax(torch.cat([scores_past, scores_new], dim=-1), dim=-1)
-        probs_past, probs_new = probs[..., :c], probs[..., c:]
-        out = torch.matmul(probs_past.reshape(b, self.hkv, g * s, -1), past_v) + torch.matmul(probs_new.reshape(b, self.hkv, g * s, -1), v)
-        out = out.view(b, self.h, s, self.dh).transpose(1, 2).reshape(b, s, self.h * self.dh)
+            scores_past = scores_past + self.recency_bias(x, mask.dist_past).view(b, self.hkv, g, n, -1)
+            scores_new = scores_new + self.recency_bias(x, mask.dist_new).view(b, self.hkv, g, n, -1)
+        top = torch.cat([row_max(scores_past), row_max(scores_new)], -1).amax(-1, keepdim=True)
+        e_past, e_new = torch.exp(scores_past - top), torch.exp(scores_new - top)
+        total = torch.cat([e_past.sum(-1, keepdim=True), e_new.sum(-1, keepdim=True)], -1).sum(-1, keepdim=True).view(b, self.hkv, g * n, 1)
+        out = (torch.matmul(e_past.view(b, self.hkv, g * n, -1), past_v) + torch.matmul(e_new.view(b, self.hkv, g * n, -1), v)) / total
+        out = out.view(b, self.h, n, self.dh).transpose(1, 2).reshape(b, n, self.h * self.dh)
         return self.o(out), k, v
 
     def forward_train(self, x, cos, sin, hidden, dist=None):
@@ -223,9 +241,10 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(cfg.hidden_size, cfg.rms_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin, mask, past_k, past_v, dist=None):
-        a, k, v = self.attn(self.attn_norm(x), cos, sin, mask, past_k, past_v, dist)
-        x = x + a
+    def forward(self, x, cos, sin, mask, past_k, past_v, dist=None, rows=None):
+        """With rows (the export's last layer), the output of those positions only."""
+        a, k, v = self.attn(self.attn_norm(x), cos, sin, mask, past_k, past_v, dist, rows)
+        x = (x if rows is None else x.index_select(1, rows)) + a
         return x + self.mlp(self.mlp_norm(x)), k, v
 
 
@@ -278,28 +297,36 @@ class Decoder(nn.Module):
 
     def run(self, inputs_embeds, cos, sin, mask, past, dist=None, logits_at=None):
         """Stack and branch over one mask: (logits, present (key, value) per cache
-        layer, BranchOut or None); with logits_at [N], logits of those positions only."""
+        layer, BranchOut or None); with logits_at [N], logits of those positions only.
+        With logits_at and the export's AppendMask, the last layer computes the output
+        of those positions alone (the keys and values of all): nothing else reads it."""
         x, present = inputs_embeds, []
+        rows = logits_at if isinstance(mask, AppendMask) else None
+        last = self.side_blocks[-1] if self.cfg.side_layers else self.blocks[-1]
         frozen = not self.blocks[0].attn.o.weight.requires_grad   # a frozen stack needs no graph
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
             for block, (pk, pv) in zip(self.blocks, past):
-                x, k, v = block(x, cos, sin, mask, pk, pv)
+                x, k, v = block(x, cos, sin, mask, pk, pv, rows=rows if block is last else None)
                 present.append((k, v))
         normed = self.norm(x)
-        head = (lambda h: self.lm_head(h.index_select(1, logits_at))) if logits_at is not None else self.lm_head
+
+        def at(t):   # t at the logits' positions, unless the last layer already picked them
+            return t.index_select(1, logits_at) if logits_at is not None and rows is None else t
         if not self.cfg.side_layers:
-            return head(normed), present, None
+            return self.lm_head(at(normed)), present, None
         y = y0 = inputs_embeds + self.side_in(normed) if self.answer_branch else inputs_embeds
         for block, (pk, pv) in zip(self.side_blocks, past[len(self.blocks):]):
-            y, k, v = block(y, cos, sin, mask, pk, pv, dist if self.answer_branch else None)
+            y, k, v = block(y, cos, sin, mask, pk, pv, dist if self.answer_branch else None, rows if block is last else None)
             present.append((k, v))
+        if rows is not None:
+            y0, x, normed = (t.index_select(1, rows) for t in (y0, x, normed))
         update = y - y0
         if not self.answer_branch:
-            return head(self.norm(x + update)), present, None
+            return self.lm_head(at(self.norm(x + update))), present, None
         gate_logit = self.side_gate(self.side_gate_norm(y)).squeeze(-1)
         gated = update * gate_from_logit(gate_logit).unsqueeze(-1)
         ungated = BranchOut(gate_logit, self.lm_head(normed + update)) if torch.is_grad_enabled() else None
-        return head(normed + gated), present, ungated
+        return self.lm_head(at(normed + gated)), present, ungated
 
     def forward(self, inputs_embeds, attention_mask, position_ids, past, append: bool = False, logits_index=None):
         """past: list of (key, value) per cache layer. Returns logits and the new list
