@@ -16,10 +16,12 @@ export type { TimingListener } from './timing.js';
 const EMBED_TABLE_MAX = 1 << 22;
 
 /** Frames a CPU "append" decoder with logits_index (format 3) may take in one run
- * when they wait (run --fast, eval, soak, bench): each run reads the weights once,
- * and on a CPU that reads them from memory that read is most of a frame's time
- * (cocaster-tiny's vision and decoder: see the README's Speed section). */
-const FRAMES_PER_STEP = 4;
+ * when they wait (run --fast, eval, soak, bench): each run reads the weights and
+ * the whole cache once, and onnxruntime's MatMul re-packs the cached keys and
+ * values on every call, so at a long context fewer, larger runs cost less a frame
+ * (cocaster-tiny, 2-core bench, 3 runs each side by side: fps at 3,000 cached
+ * tokens 237-258 with 4 frames a run, 297-312 with 8; see the README's Speed section). */
+const FRAMES_PER_STEP = 8;
 
 /** Whether the decoder takes logits_index (package format 3). */
 const namesLogitRows = (manifest: ModelManifest): boolean => manifest.formatVersion >= 3;
@@ -91,11 +93,13 @@ export class LiveModel {
     }
     const small = pkg.manifest.decoder.hiddenSize < 1024;
     const threads = options.threads ?? (small ? 1 : undefined);
-    // A small decoder gets the second core too: at a long context attention
-    // outweighs its weights, while the vision worker leaves that core idle for most
-    // of the frame (bench, three runs each side by side: fps at 3,000 cached tokens
-    // 55 on one thread, 57-67 on two; the short-context stream 103-106 vs 95-101).
-    const decoderThreads = options.threads ?? (small ? Math.min(2, availableParallelism()) : undefined);
+    // On the CPU the vision worker holds a core of its own while the decoder runs
+    // (the next step's frames): a small decoder gets up to two of the others. A
+    // second thread on the vision worker's core stalls each parallel product on
+    // the slower half (2-core bench, 4 frames a run, 7 runs each side by side:
+    // fps total 319-397 on one thread vs 226-301 on two, at 3,000 cached tokens
+    // 248-322 vs 170-240).
+    const decoderThreads = options.threads ?? (small ? Math.max(1, Math.min(2, availableParallelism() - 1)) : undefined);
     const append = pkg.manifest.decoder.io === 'append';
     const f = pkg.manifest.files;
     const nexts = presents.map((n) => n.replace(/^present/, 'next'));
