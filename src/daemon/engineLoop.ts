@@ -22,7 +22,7 @@ export class EngineLoop {
   async run(frames: AsyncIterator<SourceFrame>, first: IteratorResult<SourceFrame>): Promise<number | undefined> {
     let lastT: number | undefined;
     // The video time follows each frame the engine decides on, not the end of its step
-    // (4 frames with --fast): a question asked mid-step (panel, chat, a plugin) and a
+    // (several frames with --fast): a question asked mid-step (panel, chat, a plugin) and a
     // pause are timed at the frame they followed.
     const following = this.bus.on('frame', (e) => (this.videoTime = e.t));
     // One step in flight: a file read with --fast encodes step k+1 while step k decodes.
