@@ -65,6 +65,14 @@ describe('the shipped package re-exported from its own weights', () => {
   }, 150_000);
 });
 
+describe('the exported decoder math (python3 -m cocaster_model.test_model)', () => {
+  it.skipIf(skipTraining)('equals the reference forward: last layer at the logits rows, two-part softmax, unused slots', () => {
+    const run = python(['-m', 'cocaster_model.test_model'], 120_000);
+    expect(run.status, run.output.slice(-3000)).toBe(0);
+    expect(run.output).toContain('all model tests passed');
+  }, 150_000);
+});
+
 describe('arena world (python3 -m arena.test_arena)', () => {
   it.skipIf(noArenaDeps !== '' && process.env.REQUIRE_TRAINING !== '1')('passes its checks', () => {
     const run = python(['-m', 'arena.test_arena'], 120_000);
