@@ -34,8 +34,9 @@ export async function runStream(opts: RunOptions): Promise<void> {
     // The failure itself was logged as it happened; the exit code tells scripts.
     if (run.control.status().sourceState === 'error') process.exitCode = 1;
   } finally {
-    signal.dispose();
-    const { delivered, dropped, restarts } = await run.stop();
+    // Still caught while the run stops: a Ctrl-C as the source ends (or a second one)
+    // must not kill the process mid-stop, before the JSONL and the plugins are flushed.
+    const { delivered, dropped, restarts } = await run.stop().finally(() => signal.dispose());
     opts.logger.info(`source: ${delivered} frames, ${dropped} dropped while the engine was busy, ${restarts} decoder restarts`);
   }
 }

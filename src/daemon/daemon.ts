@@ -11,6 +11,7 @@ import { storeOutput } from '../outputs/store/index.js';
 import { TwitchConfigSchema } from '../outputs/twitch/config.js';
 import { twitchOutput } from '../outputs/twitch/twitchOutput.js';
 import { loadConfiguredPlugins, pluginHostOutput } from '../plugins/pluginHost.js';
+import { FLAGS_ORIGIN } from '../plugins/manifest.js';
 import type { Logger } from '../util/log.js';
 import type { DaemonConfig, OutputId } from './config.js';
 import { startPipeline, type RunningPipeline } from './pipeline.js';
@@ -79,7 +80,7 @@ export interface RunOptions {
  * given plugins, and no server or store. */
 export function startRun(opts: RunOptions): Promise<RunningPipeline> {
   // Checked before anything starts, as under `start`: a bad plugin is one line, exit 2.
-  const plugins = loadConfiguredPlugins(opts.plugins, opts.pluginSettings);
+  const plugins = loadConfiguredPlugins(opts.plugins, opts.pluginSettings, FLAGS_ORIGIN);
   const outputs = [consoleOutput(), ...(opts.jsonl === undefined ? [] : [jsonlOutput(opts.jsonl)]), ...(plugins.length > 0 ? [pluginHostOutput(plugins, { awaitFirstStart: true })] : [])];
   return startPipeline({ ...opts, outputs });
 }

@@ -105,8 +105,18 @@ function settingZ(s: SettingSchema): z.ZodType<SettingValue> {
   return base;
 }
 
+/** Where plugins and their settings were given, for error messages: the config
+ * file's `plugins` and `pluginSettings`, or `cocaster run`'s flags. */
+export interface PluginOrigin {
+  settings(id: string): string;
+  list: string;
+}
+
+export const CONFIG_ORIGIN: PluginOrigin = { settings: (id) => `bad config: pluginSettings.${id}`, list: "'plugins'" };
+export const FLAGS_ORIGIN: PluginOrigin = { settings: (id) => `--plugin-setting ${id}`, list: 'the --plugin flags' };
+
 /** Checks a plugin's settings against its manifest's configuration; fills defaults. */
-export function validateSettings(manifest: PluginManifest, raw: unknown): Record<string, SettingValue> {
+export function validateSettings(manifest: PluginManifest, raw: unknown, origin: PluginOrigin = CONFIG_ORIGIN): Record<string, SettingValue> {
   const config = manifest.contributes?.configuration;
   const required = new Set(config?.required ?? []);
   const shape: Record<string, z.ZodType<SettingValue | undefined>> = {};
@@ -115,7 +125,7 @@ export function validateSettings(manifest: PluginManifest, raw: unknown): Record
     shape[key] = s.default !== undefined ? field.default(s.default) : required.has(key) ? field : field.optional();
   }
   const result = z.object(shape).strict().safeParse(raw ?? {});
-  if (!result.success) throw new UserError(`bad config: pluginSettings.${manifest.id}: ${describe(result.error.issues[0]!)}`);
+  if (!result.success) throw new UserError(`${origin.settings(manifest.id)}: ${describe(result.error.issues[0]!)}`);
   return Object.fromEntries(Object.entries(result.data).filter(([, v]) => v !== undefined)) as Record<string, SettingValue>;
 }
 
@@ -123,19 +133,22 @@ export interface LoadPluginsOptions {
   cwd: string;
   cocasterVersion: string;
   builtins: Readonly<Record<string, string>>;
+  /** Default: the config file. */
+  origin?: PluginOrigin;
 }
 
 /** Every configured plugin, manifest and settings checked, before anything starts:
  * a bad one is a UserError (one line, exit 2). */
 export function loadPlugins(specs: readonly string[], settings: Readonly<Record<string, unknown>>, opts: LoadPluginsOptions): LoadedPlugin[] {
+  const origin = opts.origin ?? CONFIG_ORIGIN;
   const plugins = specs.map((spec) => readManifest(spec, resolvePluginDir(spec, opts.cwd, opts.builtins), opts.cocasterVersion));
   const ids = new Set<string>();
   for (const p of plugins) {
-    if (ids.has(p.manifest.id)) throw new UserError(`bad config: plugin id '${p.manifest.id}' is listed twice`);
+    if (ids.has(p.manifest.id)) throw new UserError(`${origin === CONFIG_ORIGIN ? 'bad config: ' : ''}plugin id '${p.manifest.id}' is listed twice in ${origin.list}`);
     ids.add(p.manifest.id);
   }
   for (const id of Object.keys(settings)) {
-    if (!ids.has(id)) throw new UserError(`bad config: pluginSettings.${id}: no plugin with that id in 'plugins'`);
+    if (!ids.has(id)) throw new UserError(`${origin.settings(id)}: no plugin with that id in ${origin.list}`);
   }
-  return plugins.map((p) => ({ ...p, settings: validateSettings(p.manifest, settings[p.manifest.id]) }));
+  return plugins.map((p) => ({ ...p, settings: validateSettings(p.manifest, settings[p.manifest.id], origin) }));
 }

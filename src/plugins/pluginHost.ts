@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { OutputPlugin, PluginCommands } from '../outputs/plugin.js';
 import type { Logger } from '../util/log.js';
-import { loadPlugins, type LoadedPlugin } from './manifest.js';
+import { CONFIG_ORIGIN, loadPlugins, type LoadedPlugin, type PluginOrigin } from './manifest.js';
 import { DEFAULT_TIMING, forkHost, PluginRunner, type HostChild, type RunnerTiming } from './pluginProcess.js';
 
 /** Plugins that ship with cocaster, by name (`plugins: ["obs-text"]`). */
@@ -13,8 +13,8 @@ export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = {
 export const COCASTER_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Reads and checks the configured plugins (paths relative to `cwd`); throws a UserError. */
-export function loadConfiguredPlugins(specs: readonly string[], settings: Readonly<Record<string, unknown>>, cwd = process.cwd()): LoadedPlugin[] {
-  return loadPlugins(specs, settings, { cwd, cocasterVersion: COCASTER_VERSION, builtins: BUILTIN_PLUGINS });
+export function loadConfiguredPlugins(specs: readonly string[], settings: Readonly<Record<string, unknown>>, origin: PluginOrigin = CONFIG_ORIGIN, cwd = process.cwd()): LoadedPlugin[] {
+  return loadPlugins(specs, settings, { cwd, cocasterVersion: COCASTER_VERSION, builtins: BUILTIN_PLUGINS, origin });
 }
 
 export interface PluginHostOptions {

@@ -61,7 +61,7 @@ describe('plugin manifests', () => {
     expect(oneLineError(() => loadPlugins([pluginDir({ id: 'x', engine: '^2.0.0' })], {}, opts()))).toBe("plugin 'x' needs cocaster ^2.0.0; this is 0.1.0");
     expect(oneLineError(() => loadPlugins([pluginDir({ id: 'x', engine: '*' }, { main: 'gone.js' })], {}, opts()))).toMatch(/^plugin 'x': entry .*gone\.js does not exist$/);
     const a = pluginDir({ id: 'same', engine: '*' });
-    expect(oneLineError(() => loadPlugins([a, pluginDir({ id: 'same', engine: '*' })], {}, opts()))).toBe("bad config: plugin id 'same' is listed twice");
+    expect(oneLineError(() => loadPlugins([a, pluginDir({ id: 'same', engine: '*' })], {}, opts()))).toBe("bad config: plugin id 'same' is listed twice in 'plugins'");
   });
 });
 
