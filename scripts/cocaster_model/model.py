@@ -297,36 +297,32 @@ class Decoder(nn.Module):
 
     def run(self, inputs_embeds, cos, sin, mask, past, dist=None, logits_at=None):
         """Stack and branch over one mask: (logits, present (key, value) per cache
-        layer, BranchOut or None); with logits_at [N], logits of those positions only.
-        With logits_at and the export's AppendMask, the last layer computes the output
-        of those positions alone (the keys and values of all): nothing else reads it."""
+        layer, BranchOut or None). With logits_at [N] (the export: forward_append),
+        logits of those positions only, and the last layer computes the output of
+        those positions alone (the keys and values of all): nothing else reads it."""
         x, present = inputs_embeds, []
-        rows = logits_at if isinstance(mask, AppendMask) else None
         last = self.side_blocks[-1] if self.cfg.side_layers else self.blocks[-1]
         frozen = not self.blocks[0].attn.o.weight.requires_grad   # a frozen stack needs no graph
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
             for block, (pk, pv) in zip(self.blocks, past):
-                x, k, v = block(x, cos, sin, mask, pk, pv, rows=rows if block is last else None)
+                x, k, v = block(x, cos, sin, mask, pk, pv, rows=logits_at if block is last else None)
                 present.append((k, v))
         normed = self.norm(x)
-
-        def at(t):   # t at the logits' positions, unless the last layer already picked them
-            return t.index_select(1, logits_at) if logits_at is not None and rows is None else t
         if not self.cfg.side_layers:
-            return self.lm_head(at(normed)), present, None
+            return self.lm_head(normed), present, None
         y = y0 = inputs_embeds + self.side_in(normed) if self.answer_branch else inputs_embeds
         for block, (pk, pv) in zip(self.side_blocks, past[len(self.blocks):]):
-            y, k, v = block(y, cos, sin, mask, pk, pv, dist if self.answer_branch else None, rows if block is last else None)
+            y, k, v = block(y, cos, sin, mask, pk, pv, dist if self.answer_branch else None, logits_at if block is last else None)
             present.append((k, v))
-        if rows is not None:
-            y0, x, normed = (t.index_select(1, rows) for t in (y0, x, normed))
+        if logits_at is not None:
+            y0, x, normed = (t.index_select(1, logits_at) for t in (y0, x, normed))
         update = y - y0
         if not self.answer_branch:
-            return self.lm_head(at(self.norm(x + update))), present, None
+            return self.lm_head(self.norm(x + update)), present, None
         gate_logit = self.side_gate(self.side_gate_norm(y)).squeeze(-1)
         gated = update * gate_from_logit(gate_logit).unsqueeze(-1)
         ungated = BranchOut(gate_logit, self.lm_head(normed + update)) if torch.is_grad_enabled() else None
-        return self.lm_head(at(normed + gated)), present, ungated
+        return self.lm_head(normed + gated), present, ungated
 
     def forward(self, inputs_embeds, attention_mask, position_ids, past, append: bool = False, logits_index=None):
         """past: list of (key, value) per cache layer. Returns logits and the new list
