@@ -108,12 +108,14 @@ function settingZ(s: SettingSchema): z.ZodType<SettingValue> {
 /** Where plugins and their settings were given, for error messages: the config
  * file's `plugins` and `pluginSettings`, or `cocaster run`'s flags. */
 export interface PluginOrigin {
+  /** Before every message ('bad config: ' for the file). */
+  prefix: string;
   settings(id: string): string;
   list: string;
 }
 
-export const CONFIG_ORIGIN: PluginOrigin = { settings: (id) => `bad config: pluginSettings.${id}`, list: "'plugins'" };
-export const FLAGS_ORIGIN: PluginOrigin = { settings: (id) => `--plugin-setting ${id}`, list: 'the --plugin flags' };
+export const CONFIG_ORIGIN: PluginOrigin = { prefix: 'bad config: ', settings: (id) => `pluginSettings.${id}`, list: "'plugins'" };
+export const FLAGS_ORIGIN: PluginOrigin = { prefix: '', settings: (id) => `--plugin-setting ${id}`, list: 'the --plugin flags' };
 
 /** Checks a plugin's settings against its manifest's configuration; fills defaults. */
 export function validateSettings(manifest: PluginManifest, raw: unknown, origin: PluginOrigin = CONFIG_ORIGIN): Record<string, SettingValue> {
@@ -125,7 +127,7 @@ export function validateSettings(manifest: PluginManifest, raw: unknown, origin:
     shape[key] = s.default !== undefined ? field.default(s.default) : required.has(key) ? field : field.optional();
   }
   const result = z.object(shape).strict().safeParse(raw ?? {});
-  if (!result.success) throw new UserError(`${origin.settings(manifest.id)}: ${describe(result.error.issues[0]!)}`);
+  if (!result.success) throw new UserError(`${origin.prefix}${origin.settings(manifest.id)}: ${describe(result.error.issues[0]!)}`);
   return Object.fromEntries(Object.entries(result.data).filter(([, v]) => v !== undefined)) as Record<string, SettingValue>;
 }
 
@@ -144,11 +146,11 @@ export function loadPlugins(specs: readonly string[], settings: Readonly<Record<
   const plugins = specs.map((spec) => readManifest(spec, resolvePluginDir(spec, opts.cwd, opts.builtins), opts.cocasterVersion));
   const ids = new Set<string>();
   for (const p of plugins) {
-    if (ids.has(p.manifest.id)) throw new UserError(`${origin === CONFIG_ORIGIN ? 'bad config: ' : ''}plugin id '${p.manifest.id}' is listed twice in ${origin.list}`);
+    if (ids.has(p.manifest.id)) throw new UserError(`${origin.prefix}plugin id '${p.manifest.id}' is listed twice in ${origin.list}`);
     ids.add(p.manifest.id);
   }
   for (const id of Object.keys(settings)) {
-    if (!ids.has(id)) throw new UserError(`${origin.settings(id)}: no plugin with that id in ${origin.list}`);
+    if (!ids.has(id)) throw new UserError(`${origin.prefix}${origin.settings(id)}: no plugin with that id in ${origin.list}`);
   }
   return plugins.map((p) => ({ ...p, settings: validateSettings(p.manifest, settings[p.manifest.id], origin) }));
 }
